@@ -1,0 +1,43 @@
+# Two commands: `make run` and `make test`. Both create the environment first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+CORES  ?= 2
+
+.PHONY: run test lint format sample clean env
+
+env: $(STAMP)
+
+# Debian's python3 ships without ensurepip; install python3-venv when we can (root, apt).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "python3-venv is missing; installing it with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)
+	$(BIN)/snakemake --snakefile Snakefile --cores $(CORES) --configfile config/config.yaml
+	@echo
+	@echo "Report: $(CURDIR)/results/report/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint --snakefile Snakefile --configfile config/config.yaml
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+format: $(STAMP)
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+# Regenerates data/sample/ byte for byte (a test checks that it is unchanged).
+sample: $(STAMP)
+	$(BIN)/python -m smanh.simulate --config config/simulation.yaml --out data/sample
+
+clean:
+	rm -rf results .snakemake

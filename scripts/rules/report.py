@@ -1,0 +1,29 @@
+"""Rule report: the self-contained reviewer report (results/report/report.html)."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
+
+import json
+from pathlib import Path
+
+from smanh.report import render_report
+from smanh.rule_io import read_csv, run_rule
+
+
+def main():
+    with open(snakemake.input.summary, encoding="utf-8") as handle:
+        summary = json.load(handle)
+    html = render_report(
+        snakemake.params.template,
+        title=snakemake.params.title,
+        summary=summary,
+        cohort_flow=read_csv(snakemake.input.cohort_flow),
+        km_summary=read_csv(snakemake.input.km_summary),
+        figures=list(snakemake.input.figures),
+        min_cell_count=snakemake.params.min_cell_count,
+    )
+    Path(snakemake.output[0]).write_text(html, encoding="utf-8")
+
+
+run_rule(main, snakemake.log[0])

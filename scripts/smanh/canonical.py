@@ -1,0 +1,16 @@
+"""The typed canonical tables as stored between rules (Parquet)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from smanh.registry import RegistryExport
+
+TABLE_NAMES = ("patients", "events", "treatments", "assessments")
+
+
+def load_canonical(paths: Mapping[str, str]) -> RegistryExport:
+    """Read the Parquet tables written by the ingest rule."""
+    return RegistryExport(**{t: pd.read_parquet(paths[t]) for t in TABLE_NAMES})

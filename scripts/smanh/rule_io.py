@@ -1,0 +1,66 @@
+"""What every rule script does around its work: log to the rule's log file, and turn the
+project's own errors into a clear message instead of a traceback."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from smanh.errors import SmanhError
+
+
+def run_rule(work: Callable[[], None], log_path: str | Path) -> None:
+    """Run ``work`` with stderr going to ``log_path``; a ``SmanhError`` ends the job with
+    its message (in the log and on the console) and exit status 1."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stderr
+    with open(log_path, "w", encoding="utf-8") as log:
+        sys.stderr = log
+        try:
+            work()
+        except SmanhError as err:
+            message = f"ERROR: {err}\n"
+            log.write(message)
+            console.write(message)
+            sys.stderr = console
+            raise SystemExit(1) from None
+        finally:
+            sys.stderr = console
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Exact numbers, empty fields for missing values (never 'nan' or 'inf')."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.replace([math.inf, -math.inf], math.nan).to_csv(
+        path, index=False, na_rep="", lineterminator="\n"
+    )
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """A table written by ``write_csv``: empty fields are missing, nothing else is."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def write_json(data, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(json_safe(data), handle, indent=2, sort_keys=False, allow_nan=False)
+        handle.write("\n")
+
+
+def json_safe(value):
+    """NaN and infinities as null; numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
