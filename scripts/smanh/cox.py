@@ -1,0 +1,530 @@
+"""Cox proportional hazards with delayed entry (left truncation) and Efron ties.
+
+Matches R ``coxph(Surv(entry, exit, event) ~ ..., ties = "efron")`` and, for the
+proportional-hazards check, ``cox.zph(fit)`` of survival 3.x (``transform = "km"``,
+``terms = TRUE``): a score test for adding ``x * g(t)`` terms, where ``g`` is one minus
+the left-continuous Kaplan-Meier (with delayed entry, all strata pooled) at the event
+time, centred at its mean over events.
+
+Data are counting-process intervals ``(entry, exit]``: a subject is at risk at event
+time ``t`` iff ``entry < t <= exit``. The fit is a Newton-Raphson on the exact Efron
+partial likelihood with step halving, iterated to machine-level convergence.
+
+Examples
+--------
+>>> import pandas as pd
+>>> df = pd.DataFrame({"entry": [0, 0, 1, 0, 2, 0], "exit": [1, 2, 3, 4, 5, 6],
+...                    "event": [1, 1, 0, 1, 1, 0], "x": [1.0, 0.5, 0.2, 0.1, -1.0, 0.3]})
+>>> fit = fit_cox(df["entry"], df["exit"], df["event"], df, "x")
+>>> round(float(fit.coef[0]), 3)
+0.475
+>>> fit.summary().columns.tolist()[:3]
+['term', 'coef', 'se']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from smanh.errors import ModelError
+
+__all__ = ["Design", "design_matrix", "CoxResult", "fit_cox", "cox_zph"]
+
+_Z95 = stats.norm.ppf(0.975)
+# |beta| * sd(x) beyond this means a hazard ratio of e^12 per SD: a diverging coefficient
+# (complete or quasi-complete separation), not an estimate.
+_SEPARATION_LIMIT = 12.0
+
+
+# --------------------------------------------------------------------------- design
+@dataclass(frozen=True)
+class Design:
+    """A model matrix with its term structure (like R's ``model.matrix`` + ``assign``).
+
+    Attributes
+    ----------
+    matrix : ndarray, shape (n, p)
+    columns : list of str
+        Column names as R writes them (``smn2_copies3``, ``sexM``).
+    terms : dict of str to list of int
+        Term name to its column indices (a factor is one term with several columns).
+    reference : dict of str to str
+        Reference level of every categorical term.
+    """
+
+    matrix: np.ndarray
+    columns: list[str]
+    terms: dict[str, list[int]]
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+def _parse_formula(formula: str) -> list[str]:
+    """Terms of ``"a + b"`` (an optional leading ``~`` is ignored); only ``+`` is supported."""
+    rhs = formula.split("~", 1)[-1]
+    terms = [t.strip() for t in rhs.split("+")]
+    if not terms or any(not t for t in terms) or any(c in t for t in terms for c in "*:()^-"):
+        raise ModelError(f"formula {formula!r}: only 'a + b + ...' over column names is supported")
+    return terms
+
+
+def design_matrix(
+    data: pd.DataFrame, formula: str, reference: dict[str, str] | None = None
+) -> Design:
+    """Build a treatment-contrast model matrix for ``formula`` (no intercept).
+
+    Numeric columns enter as they are. Other columns (strings, categoricals, booleans)
+    become indicator columns for every level but the reference: ``reference[col]`` if
+    given, else the first category of an ordered/categorical dtype, else the first level
+    in sorted (C-locale) order, which is R's default for ``factor()`` in that locale.
+
+    Examples
+    --------
+    >>> d = design_matrix(pd.DataFrame({"copies": ["2", "3", "4+"], "x": [1., 2., 3.]}),
+    ...                   "copies + x")
+    >>> d.columns, d.reference
+    (['copies3', 'copies4+', 'x'], {'copies': '2'})
+    """
+    reference = reference or {}
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    terms: dict[str, list[int]] = {}
+    refs: dict[str, str] = {}
+    for term in _parse_formula(formula):
+        if term not in data.columns:
+            raise ModelError(f"formula term {term!r} is not a column (columns: {list(data.columns)})")
+        values = data[term]
+        if values.isna().any():
+            raise ModelError(f"column {term!r} has {int(values.isna().sum())} missing values")
+        start = len(names)
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            cols.append(values.to_numpy(float))
+            names.append(term)
+        else:
+            levels = _levels(values)
+            ref = str(reference.get(term, levels[0]))
+            if ref not in levels:
+                raise ModelError(f"reference level {ref!r} of {term!r} not among {levels}")
+            refs[term] = ref
+            as_str = values.astype(str).to_numpy()
+            for level in levels:
+                if level != ref:
+                    cols.append((as_str == level).astype(float))
+                    names.append(f"{term}{level}")
+        terms[term] = list(range(start, len(names)))
+    matrix = np.column_stack(cols) if cols else np.empty((len(data), 0))
+    return Design(matrix, names, terms, refs)
+
+
+def _levels(values: pd.Series) -> list[str]:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.astype(str))
+        return [str(c) for c in values.cat.categories if str(c) in present]
+    return sorted(set(values.astype(str)))
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class CoxResult:
+    """A fitted Cox model. Arrays are indexed like ``columns``.
+
+    Attributes
+    ----------
+    columns, terms, reference : from the :class:`Design`
+    coef, se, hr, hr_lower, hr_upper, z, p : ndarray
+        Log hazard ratios, model-based SEs, HRs with Wald 95% CIs, Wald z and p.
+    vcov : ndarray
+        Inverse observed information at the estimate.
+    loglik_null, loglik : float
+        Log partial likelihood at beta = 0 and at the estimate.
+    score_test, wald_test, lr_test : dict
+        ``{"chisq", "df", "p"}``; the score test is the log-rank test for one factor.
+    n, n_events, iterations : int
+    """
+
+    columns: list[str]
+    terms: dict[str, list[int]]
+    reference: dict[str, str]
+    coef: np.ndarray
+    se: np.ndarray
+    vcov: np.ndarray
+    loglik_null: float
+    loglik: float
+    score_test: dict
+    wald_test: dict
+    lr_test: dict
+    n: int
+    n_events: int
+    iterations: int
+    _data: "_CoxData" = field(repr=False)
+
+    @property
+    def z(self) -> np.ndarray:
+        return self.coef / self.se
+
+    @property
+    def p(self) -> np.ndarray:
+        return 2 * stats.norm.sf(np.abs(self.z))
+
+    @property
+    def hr(self) -> np.ndarray:
+        return np.exp(self.coef)
+
+    @property
+    def hr_lower(self) -> np.ndarray:
+        return np.exp(self.coef - _Z95 * self.se)
+
+    @property
+    def hr_upper(self) -> np.ndarray:
+        return np.exp(self.coef + _Z95 * self.se)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per coefficient: term, coef, se, hr, lo, hi, z, p."""
+        return pd.DataFrame(
+            {"term": self.columns, "coef": self.coef, "se": self.se, "hr": self.hr,
+             "lo": self.hr_lower, "hi": self.hr_upper, "z": self.z, "p": self.p}
+        )
+
+
+@dataclass
+class _CoxData:
+    """Sorted-out risk sets: per event time, indices at risk and indices of events."""
+
+    x: np.ndarray  # centred covariates
+    exit: np.ndarray
+    strata: np.ndarray  # integer codes
+    risk: list[np.ndarray]
+    deaths: list[np.ndarray]
+    times: np.ndarray  # event time of each risk set
+
+
+def _risk_sets(entry, exit_, status, strata) -> tuple[list, list, np.ndarray]:
+    risk, deaths, times = [], [], []
+    for s in np.unique(strata):
+        in_s = strata == s
+        for t in np.unique(exit_[in_s & status]):
+            risk.append(np.flatnonzero(in_s & (entry < t) & (exit_ >= t)))
+            deaths.append(np.flatnonzero(in_s & status & (exit_ == t)))
+            times.append(t)
+    return risk, deaths, np.asarray(times)
+
+
+def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):
+    """Log partial likelihood, score and information (Efron ties).
+
+    With ``g`` (one value per risk set) also returns the score and the full information
+    of the model augmented with covariates ``x * g(t)`` at (beta, 0), for cox.zph, and
+    the Schoenfeld residuals of each event.
+    """
+    x = data.x
+    p = x.shape[1]
+    eta = x @ beta
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    u2, i12, i22 = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    schoen = []
+    for k, (r, d) in enumerate(zip(data.risk, data.deaths)):
+        m = eta[r].max()  # scale by the largest risk score: no overflow for large beta
+        w_r, w_d = np.exp(eta[r] - m), np.exp(eta[d] - m)
+        xr, xd = x[r], x[d]
+        s0r, s1r, s2r = w_r.sum(), w_r @ xr, (xr * w_r[:, None]).T @ xr
+        s0d, s1d, s2d = w_d.sum(), w_d @ xd, (xd * w_d[:, None]).T @ xd
+        nd = len(d)
+        frac = np.arange(nd) / nd
+        s0 = s0r - frac * s0d
+        means = (s1r[None, :] - frac[:, None] * s1d[None, :]) / s0[:, None]
+        loglik += eta[d].sum() - np.sum(np.log(s0) + m)
+        score += xd.sum(0) - means.sum(0)
+        v = np.zeros((p, p))
+        for j in range(nd):
+            v += (s2r - frac[j] * s2d) / s0[j] - np.outer(means[j], means[j])
+        info += v
+        if g is not None:
+            u2 += g[k] * (xd.sum(0) - means.sum(0))
+            i12 += g[k] * v
+            i22 += g[k] ** 2 * v
+            schoen.append(xd - means.mean(0))
+    if g is None:
+        return loglik, score, info
+    return loglik, score, info, u2, i12, i22, schoen
+
+
+# --------------------------------------------------------------------------- fitting
+def fit_cox(
+    entry,
+    exit,
+    event,
+    covariates: pd.DataFrame | np.ndarray,
+    formula: str | None = None,
+    *,
+    strata=None,
+    reference: dict[str, str] | None = None,
+    max_iter: int = 50,
+) -> CoxResult:
+    """Fit a Cox model to counting-process data ``(entry, exit]`` with Efron ties.
+
+    Parameters
+    ----------
+    entry, exit : array_like
+        Ages (years) at start of observation and at event/censoring; ``exit > entry``.
+    event : array_like of bool or int
+        Nonzero-one coding: ``event == 1`` (or True) is an event, anything else censors.
+    covariates : DataFrame or ndarray
+        With ``formula`` (``"smn2_copies + sex"``) a DataFrame whose columns are named in
+        it; without, all its columns (a DataFrame) or the columns of an ndarray (named
+        ``x1, x2, ...``) enter as they are.
+    strata : array_like, optional
+        Stratum labels: separate baseline hazards (R ``strata()``).
+    reference : dict, optional
+        Reference level per categorical column; default the first sorted level.
+
+    Returns
+    -------
+    CoxResult
+
+    Raises
+    ------
+    ModelError
+        No events, constant or collinear columns, missing values, bad intervals, or a
+        diverging coefficient (complete separation, e.g. a level without events).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"entry": [0, 0, 1, 0, 2, 0], "exit": [1, 2, 3, 4, 5, 6],
+    ...                    "event": [1, 1, 0, 1, 1, 0], "g": list("ababab")})
+    >>> fit = fit_cox(df.entry, df.exit, df.event, df, "g")
+    >>> fit.columns, fit.reference
+    (['gb'], {'g': 'a'})
+    """
+    entry, exit_, status = _check_times(entry, exit, event)
+    design = _design(covariates, formula, reference, len(entry))
+    x = design.matrix
+    strata_codes = _strata_codes(strata, len(entry))
+    if not status.any():
+        raise ModelError("no events: a Cox model needs at least one event")
+    _check_columns(x, design.columns)
+    x_centred = x - x.mean(0)  # as R: centring does not change the partial likelihood
+    risk, deaths, times = _risk_sets(entry, exit_, status, strata_codes)
+    data = _CoxData(x_centred, exit_, strata_codes, risk, deaths, times)
+
+    p = x.shape[1]
+    beta = np.zeros(p)
+    ll0, u0, i0 = _efron_terms(beta, data)
+    score_chisq = float(u0 @ _solve(i0, u0, design.columns))
+    beta, ll, info, iterations = _newton(beta, ll0, u0, i0, data, design.columns, max_iter)
+    _check_separation(beta, x, status, design)
+    if np.linalg.cond(info) > 1e12:
+        raise ModelError(
+            f"the information matrix is singular at the estimate for columns {design.columns}: "
+            "a column is (nearly) constant among the subjects at risk"
+        )
+    vcov = np.linalg.inv(info)
+    se = np.sqrt(np.diag(vcov))
+    wald = float(beta @ info @ beta)
+    lr = 2 * (ll - ll0)
+    return CoxResult(
+        columns=design.columns, terms=design.terms, reference=design.reference,
+        coef=beta, se=se, vcov=vcov, loglik_null=ll0, loglik=ll,
+        score_test=_chisq(score_chisq, p), wald_test=_chisq(wald, p), lr_test=_chisq(lr, p),
+        n=len(entry), n_events=int(status.sum()), iterations=iterations, _data=data,
+    )
+
+
+def _newton(beta, ll, score, info, data, columns, max_iter):
+    """Newton-Raphson with step halving (as R's coxph), to a relative change of 1e-12."""
+    for iteration in range(1, max_iter + 1):
+        try:
+            step = _solve(info, score, columns)
+        except ModelError:
+            if iteration == 1:
+                raise
+            # information vanished along a diverging coefficient: let the caller say which
+            return beta, ll, info, iteration
+        new = beta + step
+        ll_new, score_new, info_new = _efron_terms(new, data)
+        halvings = 0
+        while ll_new < ll - 1e-12 * abs(ll) and halvings < 30:  # overshoot: halve the step
+            step /= 2
+            new = beta + step
+            ll_new, score_new, info_new = _efron_terms(new, data)
+            halvings += 1
+        converged = abs(ll_new - ll) <= 1e-12 * abs(ll) + 1e-14 and np.max(np.abs(step)) < 1e-6
+        beta, ll, score, info = new, ll_new, score_new, info_new
+        if converged:
+            return beta, ll, info, iteration
+    return beta, ll, info, max_iter
+
+
+def _solve(info, vec, columns):
+    try:
+        return np.linalg.solve(info, vec)
+    except np.linalg.LinAlgError:
+        raise ModelError(
+            f"the information matrix is singular for columns {columns}: "
+            "a column is constant among the subjects at risk, or columns are collinear"
+        ) from None
+
+
+def _chisq(stat: float, df: int) -> dict:
+    return {"chisq": stat, "df": df, "p": float(stats.chi2.sf(stat, df))}
+
+
+def _check_times(entry, exit_, event):
+    entry = np.asarray(entry, float)
+    exit_ = np.asarray(exit_, float)
+    event = np.asarray(event)
+    if not (entry.shape == exit_.shape == event.shape) or entry.ndim != 1:
+        raise ModelError("entry, exit and event must be 1-d arrays of the same length")
+    if np.isnan(entry).any() or np.isnan(exit_).any():
+        raise ModelError("entry and exit must not be missing")
+    bad = np.flatnonzero(exit_ <= entry)
+    if bad.size:
+        raise ModelError(
+            f"exit must be later than entry; row {bad[0]} has entry {entry[bad[0]]} and "
+            f"exit {exit_[bad[0]]} ({bad.size} such rows)"
+        )
+    status = event == 1 if event.dtype != bool else event
+    return entry, exit_, np.asarray(status, bool)
+
+
+def _design(covariates, formula, reference, n) -> Design:
+    if isinstance(covariates, pd.DataFrame):
+        if formula is None:
+            formula = " + ".join(map(str, covariates.columns))
+        design = design_matrix(covariates.reset_index(drop=True), formula, reference)
+    else:
+        x = np.asarray(covariates, float)
+        x = x.reshape(n, -1) if x.ndim <= 1 else x
+        names = [f"x{j + 1}" for j in range(x.shape[1])]
+        design = Design(x, names, {c: [j] for j, c in enumerate(names)})
+    if design.matrix.shape[0] != n:
+        raise ModelError(f"covariates have {design.matrix.shape[0]} rows, times have {n}")
+    if design.matrix.shape[1] == 0:
+        raise ModelError("no covariates: a Cox model needs at least one column")
+    if not np.isfinite(design.matrix).all():
+        raise ModelError("covariates must be finite numbers")
+    return design
+
+
+def _strata_codes(strata, n) -> np.ndarray:
+    if strata is None:
+        return np.zeros(n, int)
+    strata = pd.Series(np.asarray(strata)).astype(str)
+    if len(strata) != n:
+        raise ModelError(f"strata has {len(strata)} values, times have {n}")
+    # integer codes in sorted label order, as R's factor levels
+    return pd.Categorical(strata, categories=sorted(strata.unique())).codes.astype(int)
+
+
+def _check_columns(x: np.ndarray, columns: list[str]) -> None:
+    """Constant and collinear columns make the model unidentifiable: say which."""
+    for j, name in enumerate(columns):
+        if np.ptp(x[:, j]) == 0:
+            what = "has no subjects" if np.all(x[:, j] == 0) else "is constant"
+            raise ModelError(f"covariate column {name!r} {what}: its effect is not identifiable")
+    centred = x - x.mean(0)
+    for j in range(1, len(columns)):
+        if np.linalg.matrix_rank(centred[:, : j + 1]) <= j:
+            raise ModelError(
+                f"covariate column {columns[j]!r} is collinear with {columns[:j]} "
+                "(a linear combination of them): drop one"
+            )
+
+
+def _check_separation(beta, x, status, design: Design) -> None:
+    for j, name in enumerate(design.columns):
+        if abs(beta[j]) * x[:, j].std() > _SEPARATION_LIMIT or not np.isfinite(beta[j]):
+            detail = ""
+            is_dummy = set(np.unique(x[:, j])) <= {0.0, 1.0}
+            if is_dummy and not status[x[:, j] == 1].any():
+                detail = " (that level has no events)"
+            elif is_dummy and not status[x[:, j] == 0].any():
+                detail = " (only that level has events)"
+            raise ModelError(
+                f"coefficient of {name!r} diverges (hazard ratio tends to "
+                f"{'infinity' if beta[j] > 0 else 'zero'}): complete separation{detail}; "
+                "merge levels or drop the column"
+            )
+
+
+# --------------------------------------------------------------------------- cox.zph
+def _km_left(entry, exit_, status, times) -> np.ndarray:
+    """Left-continuous product-limit S(t-) with delayed entry, all strata pooled."""
+    event_times = np.unique(exit_[status])
+    n_risk = np.array([np.sum((entry < t) & (exit_ >= t)) for t in event_times])
+    n_event = np.array([np.sum(status & (exit_ == t)) for t in event_times])
+    surv = np.cumprod(1 - n_event / n_risk)
+    idx = np.searchsorted(event_times, times, side="left")  # event times strictly before t
+    return np.concatenate([[1.0], surv])[idx]
+
+
+def cox_zph(fit: CoxResult, entry, exit, event) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test proportional hazards with scaled Schoenfeld residuals (R ``cox.zph``).
+
+    The ``entry, exit, event`` must be those given to :func:`fit_cox`; they provide the
+    Kaplan-Meier time transform ``g(t) = 1 - S(t-)`` of survival 3.x's default.
+
+    Returns
+    -------
+    table : DataFrame
+        ``term, chisq, df, p`` per model term and ``GLOBAL`` (score tests).
+    residuals : DataFrame
+        ``time, g`` and the scaled Schoenfeld residuals per term, one row per event, in
+        R's order (``zph$time``, ``zph$x``, ``zph$y``). Plot against ``g`` (or time).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"entry": [0, 0, 1, 0, 2, 0, 0], "exit": [1, 2, 3, 4, 5, 6, 7],
+    ...                    "event": [1, 1, 0, 1, 1, 0, 1], "x": [1., .5, .2, .1, -1., .3, 0.]})
+    >>> fit = fit_cox(df.entry, df.exit, df.event, df, "x")
+    >>> table, resid = cox_zph(fit, df.entry, df.exit, df.event)
+    >>> table.term.tolist()
+    ['x', 'GLOBAL']
+    """
+    entry, exit_, status = _check_times(entry, exit, event)
+    data = fit._data
+    if len(exit_) != len(data.exit) or not np.array_equal(exit_, data.exit):
+        raise ModelError("cox_zph needs the same entry, exit and event as the fit")
+    event_g = 1 - _km_left(entry, exit_, status, exit_[status])
+    g_per_set = 1 - _km_left(entry, exit_, status, data.times) - event_g.mean()
+    _, _, i11, u2, i12, i22, schoen = _efron_terms(fit.coef, data, g_per_set)
+    p = len(fit.coef)
+    imat = np.block([[i11, i12], [i12.T, i22]])
+    u = np.concatenate([np.zeros(p), u2])
+    rows = []
+    for term, cols in fit.terms.items():
+        kk = list(range(p)) + [p + c for c in cols]
+        chisq = float(u[kk] @ np.linalg.solve(imat[np.ix_(kk, kk)], u[kk]))
+        rows.append({"term": term, **_chisq(chisq, len(cols))})
+    rows.append({"term": "GLOBAL", **_chisq(float(u @ np.linalg.solve(imat, u)), p)})
+    table = pd.DataFrame(rows)
+    return table, _scaled_schoenfeld(fit, data, i11, schoen, g_per_set + event_g.mean())
+
+
+def _scaled_schoenfeld(fit, data, i11, schoen, g_per_set) -> pd.DataFrame:
+    """R's ``zph$y``: residuals times (information / events)^-1 plus the coefficient.
+
+    Multi-column terms are combined with their coefficients, as R does; R's per-stratum
+    adjustment for columns constant within a stratum is not reproduced.
+    """
+    p, n_events = len(fit.coef), sum(len(d) for d in data.deaths)
+    terms = list(fit.terms.items())
+    combine = np.zeros((p, len(terms)))
+    for i, (_, cols) in enumerate(terms):
+        combine[cols, i] = 1.0 if len(cols) == 1 else fit.coef[cols]
+    vmean = combine.T @ (i11 / n_events) @ combine
+    resid = np.vstack(schoen) @ combine
+    scaled = np.linalg.solve(vmean, resid.T).T
+    offset = np.array([fit.coef[c[0]] if len(c) == 1 else 1.0 for _, c in terms])
+    scaled += offset
+    # one row per event, in R's order: stratum, time, then reversed input order in ties
+    idx = np.concatenate(data.deaths)
+    times = np.repeat(data.times, [len(d) for d in data.deaths])
+    g = np.repeat(g_per_set, [len(d) for d in data.deaths])
+    order = np.lexsort((-idx, times, data.strata[idx]))
+    out = pd.DataFrame(scaled[order], columns=[t for t, _ in terms])
+    out.insert(0, "g", g[order])
+    out.insert(0, "time", times[order])
+    return out
