@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from dataclasses import asdict
+from pathlib import Path
 
 from smanh.registry import read_registry
 from smanh.rule_io import run_rule, write_csv, write_json
@@ -12,8 +13,9 @@ from smanh.validation import RegistryValidationError, problems_frame
 
 
 def main():
+    registry_folder = Path(snakemake.params.registry["path"]).expanduser()
     try:
-        export = read_registry(snakemake.params.path)
+        export = read_registry(registry_folder)
     except RegistryValidationError as err:
         write_csv(problems_frame(err.problems), snakemake.params.problems)
         raise
@@ -21,7 +23,7 @@ def main():
         export.table(table).to_parquet(snakemake.output[table], index=False)
     write_json(
         {
-            "path": snakemake.params.path,
+            "path": str(registry_folder),
             "files": [asdict(s) for s in export.sources],
             "imputed_dates": [
                 {"table": t, "column": c, "n": n} for (t, c), n in export.imputed_dates.items()

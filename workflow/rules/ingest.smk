@@ -9,7 +9,7 @@ rule ingest:
     conda:
         "../../environment.yml"
     params:
-        path=str(registry_path()),
+        registry=config["registry"],
         problems="results/validation/problems.csv",
     script:
         "../../scripts/rules/ingest.py"
