@@ -9,13 +9,18 @@ CORES  ?= 2
 
 env: $(STAMP)
 
-# Debian's python3 ships without ensurepip; install python3-venv when we can (root, apt).
+# Debian's python3 ships without venv/ensurepip: install python3-venv with apt-get when the
+# first attempt fails (as root, or through sudo), then try again.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
-	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
-	  echo "python3-venv is missing; installing it with apt-get"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  rm -rf $(VENV); \
+	  echo "python3 cannot create a virtual environment; installing python3-venv with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  VERSION=$$($(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")'); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv "python$$VERSION-venv" && \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
 	@rm -f $(VENV)/.installed-* && touch $@
