@@ -7,6 +7,7 @@ recorded 0 copies get their own group ``0`` rather than being merged into anothe
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from smanh.errors import ConfigError
@@ -24,9 +25,9 @@ def sma_type_group(sma_type: pd.Series) -> pd.Series:
 
 def smn2_group(copies: pd.Series) -> pd.Series:
     """0–3 copies as themselves, ≥ 4 as ``4+``, blank as ``unknown``."""
-    numeric = pd.to_numeric(copies, errors="coerce")
-    labels = numeric.astype("Int64").astype(str).where(numeric.notna(), "unknown")
-    return labels.where(~(numeric >= 4), "4+")
+    numeric = pd.to_numeric(copies, errors="coerce").astype(float)  # NaN, not NA, for unknown
+    labels = numeric.map(lambda n: "unknown" if np.isnan(n) else "4+" if n >= 4 else str(int(n)))
+    return labels.astype(object)
 
 
 def stratum_labels(patients: pd.DataFrame, stratify_by: str) -> pd.Series:
