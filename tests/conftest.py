@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -50,3 +52,23 @@ def export_folder(tmp_path):
         return write_export(tmp_path / "export", **tables)
 
     return make
+
+
+def run_snakemake(run_dir: Path, config_text: str, *targets: str) -> subprocess.CompletedProcess:
+    """Run the workflow as a user does: from another directory, with ``--configfile``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "my.yaml").write_text(config_text)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *targets, "-s", str(REPOSITORY / "Snakefile"),
+         "--directory", str(run_dir), "--cores", "2", "--configfile", str(run_dir / "my.yaml")],
+        capture_output=True, text=True, cwd=run_dir.parent,
+    )
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """One run of the whole workflow on the sample registry, shared by the tests that read it."""
+    run_dir = tmp_path_factory.mktemp("run")
+    result = run_snakemake(run_dir, f"registry:\n  format: canonical\n  path: {SAMPLE}\n")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return run_dir

@@ -3,15 +3,17 @@ outside the run directory, on the bundled sample registry."""
 
 import json
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from conftest import REPOSITORY, SAMPLE, patient, write_export
+from conftest import SAMPLE, patient, run_snakemake, write_export
+from smanh.config import validate_config
 from smanh.endpoints import analysis_dataset
-from smanh.km_tables import km_tables
+from smanh.km_tables import AT_RISK_COLUMNS, TEST_COLUMNS, km_tables
+from smanh.survival_tables import (
+    COX_COLUMNS, CUMINC_COLUMNS, PARAMETRIC_COLUMNS, PARAMETRIC_CURVE_COLUMNS, RMST_COLUMNS,
+)
 from smanh.registry import read_registry
 
 pytestmark = pytest.mark.workflow
@@ -21,25 +23,14 @@ CONTRACT = {
                        "s_1y", "s_2y", "s_5y", "s_10y", "s_20y"],
     "km_curves.csv": ["endpoint", "stratify_by", "stratum", "time_years", "survival", "lo", "hi", "at_risk"],
     "cohort_flow.csv": ["endpoint", "step", "reason", "n"],
+    "km_at_risk.csv": AT_RISK_COLUMNS,
+    "km_tests.csv": TEST_COLUMNS,
+    "cox.csv": COX_COLUMNS,
+    "cuminc.csv": CUMINC_COLUMNS,
+    "rmst.csv": RMST_COLUMNS,
+    "parametric.csv": PARAMETRIC_COLUMNS,
+    "parametric_curves.csv": PARAMETRIC_CURVE_COLUMNS,
 }
-
-
-def snakemake(run_dir, config_text):
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "my.yaml").write_text(config_text)
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPOSITORY / "Snakefile"), "--directory", str(run_dir),
-         "--cores", "2", "--configfile", str(run_dir / "my.yaml")],
-        capture_output=True, text=True, cwd=run_dir.parent,
-    )
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("run")
-    result = snakemake(run_dir, f"registry:\n  format: canonical\n  path: {SAMPLE}\n")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return run_dir
 
 
 def read(run_dir, name):
@@ -57,8 +48,10 @@ def test_tables_follow_the_contract(sample_run):
 
 def test_tables_hold_the_package_numbers(sample_run):
     export = read_registry(SAMPLE)
+    endpoints = validate_config({"registry": {"path": str(SAMPLE)}})["analysis"]["endpoints"]
     expected_summary, expected_curves = km_tables(
-        analysis_dataset(export, ["death_or_permanent_ventilation"]), ["all", "sma_type", "smn2_copies"], [1, 2, 5, 10, 20]
+        analysis_dataset(export, endpoints), ["all", "sma_type", "smn2_copies"], [1, 2, 5, 10, 20],
+        min_stratum_size=10,
     )
     pd.testing.assert_frame_equal(read(sample_run, "km_summary.csv"), expected_summary, check_dtype=False, rtol=1e-15)
     pd.testing.assert_frame_equal(read(sample_run, "km_curves.csv"), expected_curves, check_dtype=False, rtol=1e-15)
@@ -68,13 +61,15 @@ def test_every_patient_is_accounted_for(sample_run):
     flow = read(sample_run, "cohort_flow.csv")
     n_export = len(pd.read_csv(SAMPLE / "patients.csv"))
     assert flow.iloc[0]["n"] == n_export
-    per_endpoint = flow[flow["endpoint"] != "all"]
-    assert per_endpoint["n"].sum() == n_export
-    analysed = per_endpoint.loc[per_endpoint["step"] == "analysed", "n"].item()
     summary = read(sample_run, "km_summary.csv")
-    assert summary.loc[summary["stratify_by"] == "all", "n"].item() == analysed
-    for by in ("sma_type", "smn2_copies"):
-        assert summary.loc[summary["stratify_by"] == by, "n"].sum() == analysed
+    assert summary["endpoint"].nunique() == 7  # every built-in endpoint by default
+    for endpoint, per_endpoint in flow[flow["endpoint"] != "all"].groupby("endpoint"):
+        assert per_endpoint["n"].sum() == n_export, endpoint
+        analysed = per_endpoint.loc[per_endpoint["step"] == "analysed", "n"].item()
+        rows = summary[summary["endpoint"] == endpoint]
+        assert rows.loc[rows["stratify_by"] == "all", "n"].item() == analysed
+        for by in ("sma_type", "smn2_copies"):
+            assert rows.loc[rows["stratify_by"] == by, "n"].sum() == analysed
 
 
 def test_report_is_self_contained_and_shows_no_identifiers(sample_run):
@@ -102,7 +97,7 @@ def test_figures_are_written(sample_run):
 
 
 def test_bad_config_stops_with_a_message_naming_the_key(tmp_path):
-    result = snakemake(tmp_path / "run", f"registry:\n  path: {SAMPLE}\nanalysis:\n  landmark_ages: [1, two]\n")
+    result = run_snakemake(tmp_path / "run", f"registry:\n  path: {SAMPLE}\nanalysis:\n  landmark_ages: [1, two]\n")
     assert result.returncode != 0
     assert "config key 'analysis.landmark_ages[1]'" in result.stderr
 
@@ -114,7 +109,7 @@ def test_bad_export_stops_with_every_problem_and_no_traceback(tmp_path):
         assessments=[{"patient_id": "P3", "date": "2015-01-01", "scale": "RULM", "score": "12"}],
     )
     run_dir = tmp_path / "run"
-    result = snakemake(run_dir, f"registry:\n  path: {export}\n")
+    result = run_snakemake(run_dir, f"registry:\n  path: {export}\n")
     assert result.returncode != 0
     assert "patients.csv, line 2, column 'sma_type', value '7': must be one of" in result.stderr
     assert "assessments.csv, line 2, column 'patient_id', value 'P3': patient_id not in patients.csv" in result.stderr
