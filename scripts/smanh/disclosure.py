@@ -1,0 +1,54 @@
+"""Small-cell suppression for everything the report shows.
+
+Counts below ``min_cell_count`` are shown as ``<N`` (primary suppression). Where cells
+add up to a total the report also shows (strata of one stratification, reasons of one
+cohort-flow step, levels of one Table 1 characteristic), a single hidden cell could be
+recovered by subtraction, so the smallest other cell is hidden too (complementary
+suppression).
+
+Examples
+--------
+>>> hidden_cells([120, 3, 40, 57], min_cell_count=5, total_shown=True)
+[False, True, True, False]
+>>> show_count(3, 5), show_count(1234, 5)
+('<5', '1,234')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def is_small(count, min_cell_count: int) -> bool:
+    return count is not None and not _missing(count) and int(count) < min_cell_count
+
+
+def hidden_cells(counts: Sequence, min_cell_count: int, total_shown: bool = True) -> list[bool]:
+    """Which cells of a group to hide: the small ones, and — when the group's total is
+    shown and exactly one cell is hidden — the smallest other cell as well."""
+    hidden = [is_small(c, min_cell_count) for c in counts]
+    if total_shown and sum(hidden) == 1:
+        others = [(int(c), i) for i, c in enumerate(counts) if not hidden[i] and not _missing(c)]
+        if others:
+            hidden[min(others)[1]] = True
+    return hidden
+
+
+def show_count(count, min_cell_count: int, hidden: bool | None = None) -> str:
+    """A count as the report shows it."""
+    if count is None or _missing(count):
+        return ""
+    if hidden is None:
+        hidden = is_small(count, min_cell_count)
+    return f"<{min_cell_count}" if hidden else f"{int(count):,}"
+
+
+def show_group(counts: Sequence, min_cell_count: int, total_shown: bool = True) -> list[str]:
+    """The counts of one group as shown, with complementary suppression."""
+    hidden = hidden_cells(counts, min_cell_count, total_shown)
+    return [show_count(c, min_cell_count, h) for c, h in zip(counts, hidden)]
+
+
+def _missing(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)

@@ -1,0 +1,44 @@
+"""Small-cell suppression: no count below the threshold, none recoverable by subtraction."""
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smanh.disclosure import hidden_cells, show_count, show_group
+
+
+def test_small_counts_are_shown_as_below_threshold():
+    assert show_count(0, 5) == "<5"
+    assert show_count(4, 5) == "<5"
+    assert show_count(5, 5) == "5"
+    assert show_count(float("nan"), 5) == ""
+
+
+def test_a_single_hidden_cell_gets_a_complementary_one():
+    assert show_group([120, 3, 40, 57], 5) == ["120", "<5", "<5", "57"]
+    # Two small cells protect each other; nothing more to hide.
+    assert show_group([120, 3, 2, 57], 5) == ["120", "<5", "<5", "57"]
+    # Without a shown total there is nothing to subtract from.
+    assert show_group([120, 3, 40, 57], 5, total_shown=False) == ["120", "<5", "40", "57"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=8), st.integers(2, 11))
+def test_no_hidden_cell_can_be_recovered_from_the_total(counts, threshold):
+    """With the total and the shown cells known, the hidden cells' sum is known; a hidden
+    cell of 1 or more patients stays ambiguous only if another cell is hidden with it
+    (one unit can move between them). A total below the threshold is itself hidden."""
+    hidden = hidden_cells(counts, threshold)
+    assert all(h for c, h in zip(counts, hidden) if c < threshold), "every small cell hidden"
+    if sum(counts) >= threshold and any(1 <= c < threshold for c in counts):
+        assert sum(hidden) >= 2 or len(counts) == 1, (counts, hidden)
+
+
+def test_recovering_a_lone_hidden_cell_is_impossible_by_brute_force():
+    counts = [120, 3, 40, 57]
+    hidden = hidden_cells(counts, 5)
+    remainder = sum(counts) - sum(c for c, h in zip(counts, hidden) if not h)
+    index = [i for i, h in enumerate(hidden) if h]
+    fits = [combo for combo in itertools.product(range(remainder + 1), repeat=len(index)) if sum(combo) == remainder]
+    assert len({combo[index.index(1)] for combo in fits}) > 1
