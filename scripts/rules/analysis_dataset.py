@@ -6,7 +6,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any env
 
 from smanh.canonical import load_canonical
 from smanh.endpoints import analysis_dataset, cohort_flow
-from smanh.rule_io import run_rule, write_csv
+from smanh.rule_io import read_csv, run_rule, write_csv
 
 
 def main():
@@ -15,7 +15,10 @@ def main():
         export, snakemake.params.endpoints, snakemake.params.censor_at_treatment
     )
     dataset.to_parquet(snakemake.output.dataset, index=False)
-    write_csv(cohort_flow(len(export.patients), dataset), snakemake.output.cohort_flow)
+    exclusions = read_csv(snakemake.input.exclusions)  # first row: patients in export
+    n_in_export = int(exclusions["n"].iloc[0])
+    by_reason = dict(zip(exclusions["reason"].iloc[1:], exclusions["n"].iloc[1:]))
+    write_csv(cohort_flow(n_in_export, dataset, by_reason), snakemake.output.cohort_flow)
 
 
 run_rule(main, snakemake.log[0])

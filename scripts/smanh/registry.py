@@ -1,7 +1,18 @@
-"""Reading and validating a canonical registry export (``registry-format.md`` §1).
+"""Reading and validating a registry export into the canonical tables (``registry-format.md`` §1).
 
-``read_registry(path)`` returns typed tables or raises ``RegistryValidationError``
-listing every problem found (file, line, column, value, rule) — never just the first.
+``read_registry(path)`` reads a canonical export — a folder of CSV files, an ``.xlsx``
+workbook or a folder of Parquet files (:mod:`smanh.readers`) — or, with
+``format="redcap"``, a REDCap export through its mapping (:mod:`smanh.redcap`). It types
+every cell, checks every rule (:mod:`smanh.schema` within a table,
+:func:`relation_findings` across tables) and then, by ``on_invalid``:
+
+* ``"error"`` (default): raises ``RegistryValidationError`` listing every problem found
+  (file, line, column, value, rule) — never just the first;
+* ``"exclude"``: drops every patient with a problem, each counted under its reason
+  (``RegistryExport.excluded``), drops rows of unknown patients (orphans, counted in
+  ``RegistryExport.dropped_rows``) and keeps the problems on ``RegistryExport.problems``.
+  Problems of a whole file (missing file or column, unreadable file) always raise: they
+  cannot be attributed to patients.
 
 Examples
 --------
@@ -12,7 +23,7 @@ dtype('<M8[ns]')
 
 from __future__ import annotations
 
-import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,28 +31,48 @@ import numpy as np
 import pandas as pd
 
 from smanh.errors import SmanhError
-from smanh.export_format import REQUIRED_TABLES, SCALE_RANGES, TABLES, Table
-from smanh.validation import Problem, RegistryValidationError
+from smanh.export_format import REQUIRED_TABLES, TABLES, Table
+from smanh.readers import (
+    RawTable,
+    SourceFile,
+    empty_table,
+    read_csv_bytes,
+    read_parquet,
+    read_xlsx,
+    sha256,
+)
+from smanh.schema import schema_findings
+from smanh.validation import Finding, Problem, RegistryValidationError
 
-FULL_DATE = r"^\d{4}-\d{2}-\d{2}$"
-MONTH_DATE = r"^\d{4}-\d{2}$"
-YEAR_DATE = r"^\d{4}$"
-FIRST_DATA_LINE = 2  # the header is line 1
+__all__ = ["RegistryExport", "SourceFile", "read_registry", "parse_dates", "ON_INVALID"]
 
-
-@dataclass
-class SourceFile:
-    """Provenance of one export file."""
-
-    table: str
-    name: str
-    sha256: str
-    rows: int
+FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+MONTH_DATE = re.compile(r"^\d{4}-\d{2}$", re.ASCII)
+YEAR_DATE = re.compile(r"^\d{4}$", re.ASCII)
+INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$", re.ASCII)
+NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+DECIMAL_COMMA = re.compile(r"^([+-]?\d*),(\d+)$", re.ASCII)
+ON_INVALID = ("error", "exclude")
+ORPHAN_RULE = "patient_id not in patients.csv"
+CHILD_TABLES = ("events", "treatments", "assessments")
+CHILD_DATES = {"events": ("date",), "treatments": ("start_date", "end_date"), "assessments": ("date",)}
+TYPE_RULES = {
+    "date": "must be a date YYYY-MM-DD (or partial YYYY-MM / YYYY)",
+    "integer": "must be a whole number",
+    "number": "must be a number",
+}
+BLANK_RULE = "required value is blank"
 
 
 @dataclass
 class RegistryExport:
-    """The typed tables of one export, with provenance and imputation counts."""
+    """The typed tables of one export, with provenance and what validation did.
+
+    ``excluded``: one row per excluded patient row (``patient_id``, ``reason``);
+    ``dropped_rows``: rows of unknown patients dropped, per table; ``problems``: every
+    problem found (only non-empty with ``on_invalid="exclude"``); ``completeness``:
+    per table and column the rows and the non-blank cells of the export as read.
+    """
 
     patients: pd.DataFrame
     events: pd.DataFrame
@@ -50,150 +81,192 @@ class RegistryExport:
     sources: list[SourceFile] = field(default_factory=list)
     # (table, column) -> number of partial dates imputed
     imputed_dates: dict[tuple[str, str], int] = field(default_factory=dict)
+    excluded: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"patient_id": [], "reason": []}, dtype=object)
+    )
+    dropped_rows: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    completeness: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["table", "field", "rows", "known"])
+    )
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
 
+    @property
+    def n_in_export(self) -> int:
+        """Patients (rows of the patients table) in the export, before exclusions."""
+        return len(self.patients) + len(self.excluded)
 
-def read_registry(path: str | Path) -> RegistryExport:
-    """Read a canonical export folder of CSV files, parse and validate it."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise SmanhError(f"registry export folder '{folder}' does not exist or is not a folder")
+
+def read_registry(
+    path: str | Path | None = None,
+    *,
+    format: str = "canonical",  # noqa: A002 - the config key's name
+    on_invalid: str = "error",
+    redcap: dict | None = None,
+) -> RegistryExport:
+    """Read, type and validate an export.
+
+    Parameters
+    ----------
+    path : folder of ``<table>.csv`` or ``<table>.parquet`` files, or an ``.xlsx``
+        workbook (``format="canonical"``).
+    format : ``"canonical"`` or ``"redcap"``.
+    on_invalid : ``"error"`` or ``"exclude"`` (see the module docstring).
+    redcap : for ``format="redcap"``: ``{"export": ..., "dictionary": ..., "mapping": ...}``.
+    """
+    if on_invalid not in ON_INVALID:
+        raise SmanhError(f"on_invalid must be one of: {', '.join(ON_INVALID)} (got {on_invalid!r})")
+    if format == "canonical":
+        if path is None:
+            raise SmanhError("registry.path is required for the canonical format")
+        tables, problems, sources = read_canonical_tables(Path(path))
+    elif format == "redcap":
+        from smanh.redcap import read_redcap
+
+        if not redcap:
+            raise SmanhError("registry.redcap (export, dictionary, mapping) is required for the redcap format")
+        tables, problems, sources = read_redcap(**redcap)
+    else:
+        raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap)")
+    return build_export(tables, problems, sources, on_invalid)
+
+
+# --------------------------------------------------------------------------- formats
+def read_canonical_tables(path: Path) -> tuple[dict[str, RawTable], list[Problem], list[SourceFile]]:
+    """The raw tables of a canonical export: CSV folder, Parquet folder or workbook."""
+    if path.is_file() and path.suffix.lower() == ".xlsx":
+        tables, problems, sources = read_xlsx(path)
+        if problems and not tables and not sources:
+            return tables, problems, sources  # not a workbook at all
+        problems += _missing_tables(tables, lambda name: f"{path.name}[{name}]", "required sheet is missing")
+        return tables, problems, sources
+    if not path.is_dir():
+        raise SmanhError(
+            f"registry export '{path}' does not exist or is not a folder or an .xlsx workbook"
+        )
+    csvs = {n for n in TABLES if (path / f"{n}.csv").is_file()}
+    parquets = {n for n in TABLES if (path / f"{n}.parquet").is_file()}
+    if csvs and parquets:
+        raise SmanhError(f"registry export folder '{path}' holds both CSV and Parquet tables; keep one format")
+    suffix = ".parquet" if parquets else ".csv"
+    tables: dict[str, RawTable] = {}
     problems: list[Problem] = []
-    tables: dict[str, pd.DataFrame] = {}
     sources: list[SourceFile] = []
+    for name in TABLES:
+        file = path / f"{name}{suffix}"
+        if not file.is_file():
+            continue
+        data = file.read_bytes()
+        if suffix == ".csv":
+            table, file_problems = read_csv_bytes(data, file.name, name)
+        else:
+            table, file_problems = read_parquet(file, name)
+        problems += file_problems
+        if table is not None:
+            tables[name] = table
+            sources.append(SourceFile(name, file.name, sha256(data), len(table.data)))
+    problems += _missing_tables(
+        {**tables, **{n: None for n in TABLES if (path / f"{n}{suffix}").is_file()}},
+        lambda name: f"{name}{suffix}",
+        "required file is missing",
+    )
+    return tables, problems, sources
+
+
+def _missing_tables(present, file_of, rule: str) -> list[Problem]:
+    return [Problem(file_of(name), 0, "", "", rule) for name in REQUIRED_TABLES if name not in present]
+
+
+# --------------------------------------------------------------------------- typing
+def build_export(
+    raw_tables: dict[str, RawTable],
+    file_problems: list[Problem],
+    sources: list[SourceFile],
+    on_invalid: str = "error",
+) -> RegistryExport:
+    """Type and validate raw tables; raise or exclude per ``on_invalid``."""
+    problems = list(file_problems)
+    raw = {name: raw_tables.get(name) or empty_table(name) for name in TABLES}
+    typed: dict[str, pd.DataFrame] = {}
+    findings: list[Finding] = []
     imputed: dict[tuple[str, str], int] = {}
     for name, spec in TABLES.items():
-        file = folder / f"{name}.csv"
-        if not file.exists():
-            if name in REQUIRED_TABLES:
-                problems.append(Problem(file.name, 0, "", "", "required file is missing"))
-            tables[name] = _empty_table(spec)
-            continue
-        raw, file_problems = _read_csv_text(file)
-        problems += file_problems
-        if raw is None:
-            tables[name] = _empty_table(spec)
-            continue
-        sources.append(SourceFile(name, file.name, _sha256(file), len(raw)))
-        typed, column_problems, counts = _parse_table(raw, spec, file.name)
-        problems += column_problems
+        table = raw[name]
+        missing = [c for c in spec.required if c not in table.data.columns]
+        problems += [
+            Problem(table.file, 1, table.column_names.get(c, c), "", "required column is missing") for c in missing
+        ]
+        if name == "patients" and name in raw_tables and not len(table.data) and not missing:
+            problems.append(Problem(table.file, 0, "", "", "no patients: the table has a header but no rows"))
+        frame, parse_findings, counts = parse_table(table, spec)
+        typed[name] = frame
+        findings += table.findings + parse_findings
         imputed.update({(name, column): n for column, n in counts.items()})
-        tables[name] = typed
-    problems += _check_relations(tables)
-    if problems:
-        raise RegistryValidationError(problems)
-    return RegistryExport(**tables, sources=sources, imputed_dates=imputed)
+        findings += schema_findings(name, frame, _text(table, spec))
+    findings += relation_findings(typed, {n: _text(raw[n], TABLES[n]) for n in TABLES})
+    located = [raw[f.table].problem(f) for f in findings]
+    completeness = _completeness(raw)
+    if problems or (findings and on_invalid == "error"):
+        raise RegistryValidationError(problems + located)
+    export = RegistryExport(
+        **typed, sources=sources, imputed_dates=imputed, problems=sorted(set(located)), completeness=completeness
+    )
+    if findings:
+        _exclude(export, findings)
+    return export
 
 
-def _sha256(file: Path) -> str:
-    return hashlib.sha256(file.read_bytes()).hexdigest()
+def _text(table: RawTable, spec: Table) -> pd.DataFrame:
+    """The table's text cells with every canonical column (blank when absent)."""
+    data = table.data.reset_index(drop=True)
+    return data.reindex(columns=[c.name for c in spec.columns], fill_value="").fillna("")
 
 
-def _read_csv_text(file: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """All cells as stripped strings ('' = blank), or the problems that prevent reading."""
-    text_bytes = file.read_bytes()
-    try:
-        text = text_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = text_bytes[: err.start].count(b"\n") + 1
-        return None, [Problem(file.name, line, "", "", "file is not valid UTF-8 text")]
-    if not text.strip():
-        return None, [Problem(file.name, 0, "", "", "file is empty (no header row)")]
-    try:
-        from io import StringIO
-
-        raw = pd.read_csv(
-            StringIO(text), dtype=str, keep_default_na=False, na_filter=False
-        )
-    except (pd.errors.ParserError, ValueError) as err:
-        return None, [Problem(file.name, 0, "", "", f"not a readable CSV file: {err}")]
-    raw.columns = [str(c).strip() for c in raw.columns]
-    return raw.apply(lambda col: col.str.strip()), []
-
-
-def _empty_table(spec: Table) -> pd.DataFrame:
-    return _parse_table(
-        pd.DataFrame({c.name: pd.Series(dtype=str) for c in spec.columns}), spec, ""
-    )[0]
-
-
-def _parse_table(
-    raw: pd.DataFrame, spec: Table, file: str
-) -> tuple[pd.DataFrame, list[Problem], dict[str, int]]:
-    problems: list[Problem] = []
-    missing = [c for c in spec.required if c not in raw.columns]
-    problems += [Problem(file, 1, c, "", "required column is missing") for c in missing]
+def parse_table(table: RawTable, spec: Table) -> tuple[pd.DataFrame, list[Finding], dict[str, int]]:
+    """Typed columns (dates, numbers), the cells that cannot be typed, and the number of
+    partial dates imputed per column. Unknown extra columns are kept as text."""
+    raw = table.data.reset_index(drop=True).fillna("").astype(object)
     typed = raw.copy()
+    findings: list[Finding] = []
     imputed: dict[str, int] = {}
-    lines = np.arange(len(raw)) + FIRST_DATA_LINE
+    rows = np.arange(len(raw))
     for column in spec.columns:
         if column.name not in raw.columns:
-            typed[column.name] = _blank_column(column.kind, len(raw))
+            typed[column.name] = _parse_column(pd.Series([""] * len(raw), dtype=object), column.kind)[0]
             continue
-        values = raw[column.name]
+        values = raw[column.name].astype(str)
         if column.required:
-            blank = values == ""
-            problems += [
-                Problem(file, int(line), column.name, "", "required value is blank")
-                for line in lines[blank.to_numpy()]
-            ]
+            findings += [Finding(spec.name, int(r), column.name, "", BLANK_RULE) for r in rows[(values == "").to_numpy()]]
         parsed, bad, n_imputed = _parse_column(values, column.kind)
         if n_imputed:
             imputed[column.name] = n_imputed
-        rule = _type_rule(column.kind)
-        problems += [
-            Problem(file, int(line), column.name, v, rule)
-            for line, v in zip(lines[bad], values[bad])
-        ]
-        if column.values is not None:
-            unknown = (values != "") & ~values.isin(column.values)
-            allowed = ", ".join(column.values)
-            problems += [
-                Problem(file, int(line), column.name, v, f"must be one of: {allowed}")
-                for line, v in zip(lines[unknown.to_numpy()], values[unknown])
-            ]
-        if column.value_range is not None:
-            low, high = column.value_range
-            out = (parsed < low) | (parsed > high)
-            out = out.fillna(False).to_numpy(dtype=bool)
-            problems += [
-                Problem(file, int(line), column.name, v, f"must be between {low} and {high}")
-                for line, v in zip(lines[out], values[out])
+        if column.kind in TYPE_RULES:
+            findings += [
+                Finding(spec.name, int(r), column.name, v, TYPE_RULES[column.kind])
+                for r, v in zip(rows[bad], values[bad])
             ]
         typed[column.name] = parsed
-    typed.insert(0, "line", lines)
-    return typed, problems, imputed
-
-
-def _blank_column(kind: str, n: int) -> pd.Series:
-    return _parse_column(pd.Series([""] * n, dtype=str), kind)[0]
-
-
-def _type_rule(kind: str) -> str:
-    return {
-        "date": "must be a date YYYY-MM-DD (or partial YYYY-MM / YYYY)",
-        "integer": "must be a whole number",
-        "number": "must be a number",
-        "string": "",
-    }[kind]
+    typed.insert(0, "line", table.lines.astype(np.int64) if len(table.lines) == len(raw) else rows + 2)
+    return typed, findings, imputed
 
 
 def _parse_column(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, int]:
     """Typed values, a mask of unparseable cells, and the number of imputed dates."""
+    values = values.reset_index(drop=True)
     if kind == "string":
         return values.astype(object), np.zeros(len(values), dtype=bool), 0
     if kind == "date":
         return parse_dates(values)
-    numbers = pd.to_numeric(values.where(values != ""), errors="coerce")
-    bad = (values != "") & numbers.isna()
+    text = values.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True)
+    pattern = INTEGER if kind == "integer" else NUMBER
+    valid = text.map(lambda v: bool(pattern.match(v))).to_numpy(dtype=bool) if len(text) else np.zeros(0, bool)
+    numbers = pd.to_numeric(text.where(valid), errors="coerce")
+    bad = (values != "").to_numpy() & ~valid
     if kind == "integer":
-        fractional = numbers.notna() & (numbers != np.floor(numbers))
-        bad |= fractional
-        numbers = numbers.where(~fractional)
-        return numbers.astype("Int64"), bad.to_numpy(), 0
-    return numbers.astype(float), bad.to_numpy(), 0
+        return numbers.round().astype("Int64"), bad, 0
+    return numbers.astype(float), bad, 0
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
@@ -202,108 +275,98 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
     Returns the dates (NaT for blank), a mask of unparseable cells and the number of
     partial dates imputed.
     """
-    month = values.str.match(MONTH_DATE)
-    year = values.str.match(YEAR_DATE)
+    values = values.astype(str).reset_index(drop=True)
+    month = values.map(lambda v: bool(MONTH_DATE.match(v))).astype(bool)
+    year = values.map(lambda v: bool(YEAR_DATE.match(v))).astype(bool)
     completed = values.mask(month, values + "-15").mask(year, values + "-07-01")
-    full = completed.str.match(FULL_DATE)
+    full = completed.map(lambda v: bool(FULL_DATE.match(v))).astype(bool)
     dates = pd.to_datetime(completed.where(full), format="%Y-%m-%d", errors="coerce")
-    bad = ((values != "") & dates.isna()).to_numpy()
-    return dates.astype("datetime64[ns]"), bad, int((month | year).sum())
+    bad = ((values != "") & dates.isna()).to_numpy(dtype=bool)
+    n_imputed = int(((month | year) & ~pd.Series(bad)).sum())
+    return dates.astype("datetime64[ns]"), bad, n_imputed
 
 
-def _check_relations(tables: dict[str, pd.DataFrame]) -> list[Problem]:
-    """Rules across rows and tables: unique patients, orphans, date logic, score ranges."""
-    problems: list[Problem] = []
-    patients = tables["patients"]
-    duplicated = patients["patient_id"].duplicated(keep=False) & (patients["patient_id"] != "")
-    problems += [
-        Problem("patients.csv", int(r.line), "patient_id", r.patient_id, "patient_id is not unique")
-        for r in patients[duplicated].itertuples()
-    ]
-    problems += _date_order(
-        patients,
-        "patients.csv",
-        [
-            ("birth_date", "onset_date", "onset before birth"),
-            ("onset_date", "diagnosis_date", "diagnosis before onset"),
-            ("birth_date", "diagnosis_date", "diagnosis before birth"),
-            ("birth_date", "enrolment_date", "enrolment before birth"),
-            ("enrolment_date", "last_contact_date", "enrolment after last contact"),
-            ("birth_date", "death_date", "death before birth"),
-            ("last_contact_date", "death_date", "last contact after death"),
-            ("enrolment_date", "death_date", "enrolment after death"),
-        ],
+# --------------------------------------------------------------------------- relations
+def relation_findings(typed: dict[str, pd.DataFrame], text: dict[str, pd.DataFrame]) -> list[Finding]:
+    """Rules across tables: rows of unknown patients, dates before the patient's birth
+    or after their death."""
+    patients = typed["patients"]
+    known = patients[patients["patient_id"] != ""].drop_duplicates("patient_id").set_index("patient_id")
+    findings: list[Finding] = []
+    for name in CHILD_TABLES:
+        table = typed[name]
+        if not len(table):
+            continue
+        ids = table["patient_id"].astype(str)
+        orphan = ((ids != "") & ~ids.isin(known.index)).to_numpy()
+        findings += [Finding(name, int(r), "patient_id", ids.iloc[r], ORPHAN_RULE) for r in np.flatnonzero(orphan)]
+        linked = ~orphan & (ids != "").to_numpy()
+        birth = ids.map(known["birth_date"])
+        death = ids.map(known["death_date"])
+        for column in CHILD_DATES[name]:
+            dates = table[column]
+            for mask, rule in (
+                (dates < birth, "date before the patient's birth"),
+                (dates > death, "date after the patient's death"),
+            ):
+                hit = mask.fillna(False).to_numpy(dtype=bool) & linked
+                findings += [
+                    Finding(name, int(r), column, text[name][column].iloc[r], rule) for r in np.flatnonzero(hit)
+                ]
+    return findings
+
+
+# --------------------------------------------------------------------------- exclusion
+def exclusion_reason(finding: Finding) -> str:
+    """How a patient excluded for this finding is counted in the cohort flow."""
+    rule = "value not in the vocabulary" if finding.rule.startswith("must be one of") else finding.rule
+    rule = re.sub(r"^row has \d+ fields, the header has \d+$", "row has the wrong number of fields", rule)
+    where = f"{finding.table}.{finding.column}" if finding.column else finding.table
+    return f"invalid: {where}: {rule}"
+
+
+def _exclude(export: RegistryExport, findings: list[Finding]) -> None:
+    """Drop patients with problems (each under its first reason) and orphan rows."""
+    patients = export.patients
+    ids = patients["patient_id"].astype(str)
+    known = set(ids[ids != ""])
+    reasons: dict[int, str] = {}  # patient row -> reason
+    by_id: dict[str, str] = {}
+    orphan_rows: dict[str, set[int]] = {name: set() for name in CHILD_TABLES}
+    order = {name: i for i, name in enumerate(TABLES)}
+    for finding in sorted(findings, key=lambda f: (order[f.table], f.row, f.column, f.rule)):
+        if finding.table == "patients":
+            reasons.setdefault(finding.row, exclusion_reason(finding))
+            continue
+        patient_id = str(export.table(finding.table)["patient_id"].iloc[finding.row])
+        if patient_id not in known:
+            orphan_rows[finding.table].add(finding.row)
+        else:
+            by_id.setdefault(patient_id, exclusion_reason(finding))
+    for row, patient_id in enumerate(ids):
+        if row not in reasons and patient_id in by_id:
+            reasons[row] = by_id[patient_id]
+    excluded_rows = sorted(reasons)
+    excluded_ids = set(ids.iloc[excluded_rows])
+    export.excluded = pd.DataFrame(
+        {"patient_id": ids.iloc[excluded_rows].tolist(), "reason": [reasons[r] for r in excluded_rows]}, dtype=object
     )
-    known = patients.drop_duplicates("patient_id").set_index("patient_id")
-    for name, date_columns in (
-        ("events", ["date"]),
-        ("treatments", ["start_date", "end_date"]),
-        ("assessments", ["date"]),
-    ):
-        problems += _check_child(tables[name], name, date_columns, known)
-    problems += _score_ranges(tables["assessments"])
-    problems += _date_order(
-        tables["treatments"], "treatments.csv", [("start_date", "end_date", "treatment ends before it starts")]
-    )
-    return problems
+    export.patients = patients.drop(index=patients.index[excluded_rows]).reset_index(drop=True)
+    for name in CHILD_TABLES:
+        table = export.table(name)
+        orphans = np.zeros(len(table), dtype=bool)
+        orphans[sorted(orphan_rows[name])] = True
+        orphans |= ~table["patient_id"].astype(str).isin(known).to_numpy()
+        of_excluded = table["patient_id"].astype(str).isin(excluded_ids).to_numpy() & ~orphans
+        export.dropped_rows[name] = int(orphans.sum())
+        setattr(export, name, table[~orphans & ~of_excluded].reset_index(drop=True))
 
 
-def _date_order(table: pd.DataFrame, file: str, rules) -> list[Problem]:
-    problems = []
-    for earlier, later, rule in rules:
-        broken = table[earlier].notna() & table[later].notna() & (table[later] < table[earlier])
-        problems += [
-            Problem(file, int(line), later, _iso(value), rule)
-            for line, value in zip(table.loc[broken, "line"], table.loc[broken, later])
-        ]
-    return problems
-
-
-def _check_child(
-    table: pd.DataFrame, name: str, date_columns: list[str], patients: pd.DataFrame
-) -> list[Problem]:
-    file = f"{name}.csv"
-    ids = table["patient_id"]
-    orphan = (ids != "") & ~ids.isin(patients.index)
-    problems = [
-        Problem(file, int(line), "patient_id", pid, "patient_id not in patients.csv")
-        for line, pid in zip(table.loc[orphan, "line"], ids[orphan])
-    ]
-    linked = table[~orphan & (ids != "")]
-    birth = linked["patient_id"].map(patients["birth_date"])
-    death = linked["patient_id"].map(patients["death_date"])
-    for column in date_columns:
-        dates = linked[column]
-        for mask, rule in (
-            (dates < birth, "date before the patient's birth"),
-            (dates > death, "date after the patient's death"),
-        ):
-            mask = mask.fillna(False).to_numpy(dtype=bool)
-            problems += [
-                Problem(file, int(line), column, _iso(value), rule)
-                for line, value in zip(linked["line"][mask], dates[mask])
-            ]
-    return problems
-
-
-def _score_ranges(assessments: pd.DataFrame) -> list[Problem]:
-    problems = []
-    for scale, (low, high) in SCALE_RANGES.items():
-        rows = assessments[assessments["scale"] == scale]
-        out = rows["score"] < low
-        if high is not None:
-            out |= rows["score"] > high
-        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
-        problems += [
-            Problem("assessments.csv", int(line), "score", _number(v), f"{scale} score must be {limit}")
-            for line, v in zip(rows.loc[out, "line"], rows.loc[out, "score"])
-        ]
-    return problems
-
-
-def _iso(value) -> str:
-    return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
-
-
-def _number(value) -> str:
-    return f"{value:g}"
+def _completeness(raw: dict[str, RawTable]) -> pd.DataFrame:
+    rows = []
+    for name, spec in TABLES.items():
+        data = raw[name].data
+        for column in spec.columns:
+            known = int((data[column.name].fillna("").astype(str) != "").sum()) if column.name in data.columns else 0
+            rows.append((name, column.name, len(data), known))
+    return pd.DataFrame(rows, columns=["table", "field", "rows", "known"])

@@ -36,16 +36,33 @@ class Problem:
 PROBLEM_COLUMNS = ["file", "line", "column", "value", "rule"]
 
 
+@dataclass(frozen=True, order=True)
+class Finding:
+    """A broken rule in one row of a table, before it is located in its source file.
+
+    ``table`` is the canonical table, ``row`` the row's position in it, ``column`` the
+    canonical column ('' for the whole row). :meth:`smanh.readers.RawTable.problem`
+    turns it into a :class:`Problem` (file, line, column as in the source).
+    """
+
+    table: str
+    row: int
+    column: str
+    value: str
+    rule: str
+
+
 class RegistryValidationError(SmanhError):
     """The export breaks rules of the canonical format; ``problems`` lists all of them."""
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = sorted(problems)
+    def __init__(self, problems: list[Problem], written_to: str = ""):
+        self.problems = sorted(set(problems))
         shown = "\n".join(f"  - {p}" for p in self.problems[:MESSAGE_LIMIT])
         more = len(self.problems) - MESSAGE_LIMIT
         tail = f"\n  ... and {more} more" if more > 0 else ""
+        where = f"\nThe full list is in {written_to}" if written_to else ""
         super().__init__(
-            f"the registry export has {len(self.problems)} problem(s):\n{shown}{tail}"
+            f"the registry export has {len(self.problems)} problem(s):\n{shown}{tail}{where}"
         )
 
 
