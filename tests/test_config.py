@@ -9,7 +9,10 @@ from smanh.errors import ConfigError
 def test_minimal_config_gets_the_documented_defaults():
     config = validate_config({"registry": {"path": "/data/export"}})
     assert config["registry"]["format"] == "canonical"
-    assert config["analysis"]["endpoints"] == ["death_or_permanent_ventilation"]
+    assert config["analysis"]["endpoints"][0] == "death_or_permanent_ventilation"
+    assert len(config["analysis"]["endpoints"]) == 7  # every built-in endpoint
+    assert config["analysis"]["min_stratum_size"] == 10
+    assert config["analysis"]["parametric"]["extrapolate_to"] == 40
     assert config["analysis"]["stratify_by"] == ["all", "sma_type", "smn2_copies"]
     assert config["analysis"]["landmark_ages"] == [1, 2, 5, 10, 20]
     assert config["analysis"]["censor_at_treatment"] is True
@@ -23,7 +26,15 @@ def test_minimal_config_gets_the_documented_defaults():
         ({"registry": {}}, "config key 'registry': 'path' is a required property"),
         ({"registry": {"path": "x", "format": "omop"}}, "config key 'registry.format': 'omop' is not one of: canonical"),
         ({"registry": {"path": "x"}, "analysis": {"landmark_ages": [1, "two"]}}, "config key 'analysis.landmark_ages[1]'"),
-        ({"registry": {"path": "x"}, "analysis": {"stratify_by": ["site"]}}, "config key 'analysis.stratify_by[0]': 'site' is not one of"),
+        ({"registry": {"path": "x"}, "analysis": {"stratify_by": ["county"]}}, "config key 'analysis.stratify_by[0]': 'county' is not one of"),
+        ({"registry": {"path": "x"}, "analysis": {"endpoints": [{"name": "x"}]}},
+         "config key 'analysis.endpoints[0]': endpoint 'x' is not built in, so it needs 'events'"),
+        ({"registry": {"path": "x"}, "analysis": {"endpoints": [{"name": "x", "events": ["death"], "time_origin": "conception"}]}},
+         "config key 'analysis.endpoints[0].time_origin': 'conception' is not one of: birth, onset, diagnosis"),
+        ({"registry": {"path": "x"}, "analysis": {"endpoints": ["death", {"name": "death", "time_origin": "onset"}]}},
+         "config key 'analysis.endpoints[1]': endpoint name 'death' is already used"),
+        ({"registry": {"path": "x"}, "analysis": {"cox_models": [{"name": "m", "formula": "sma_type * sex"}]}},
+         "config key 'analysis.cox_models[0].formula': 'sma_type * sex' must be terms joined by '+'"),
         ({"registry": {"path": "x"}, "analysis": {"confidence_level": 1.5}}, "config key 'analysis.confidence_level'"),
         ({"registry": {"path": "x"}, "report": {"min_cell_count": 0}}, "config key 'report.min_cell_count'"),
         ({"registry": {"path": "x"}, "analyses": {}}, "unknown key(s) 'analyses' in the top level"),

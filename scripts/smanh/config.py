@@ -40,7 +40,27 @@ def validate_config(config: dict, schema: dict | str | Path = SCHEMA) -> dict:
     if errors:
         lines = "\n".join(f"  - {_describe(e)}" for e in errors)
         raise ConfigError(f"invalid configuration ({len(errors)} problem(s)):\n{lines}")
+    _check_endpoints(filled.get("analysis", {}).get("endpoints", []))
     return filled
+
+
+def _check_endpoints(endpoints: list) -> None:
+    """What the schema cannot say: unique names; a new endpoint needs its events."""
+    from smanh.endpoints import endpoint  # avoid an import cycle at module load
+
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(endpoints):
+        key = f"analysis.endpoints[{i}]"
+        try:
+            name = endpoint(spec).name
+        except ConfigError as err:
+            raise ConfigError(f"config key '{key}': {str(err).split(': ', 1)[-1]}") from None
+        if name in seen:
+            raise ConfigError(
+                f"config key '{key}': endpoint name '{name}' is already used by "
+                f"analysis.endpoints[{seen[name]}]"
+            )
+        seen[name] = i
 
 
 def _with_defaults(instance, schema: dict):
@@ -63,7 +83,18 @@ def _key(path) -> str:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # the alternative that got furthest says best what is wrong
+        deepest = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.schema_path)))
+        if len(deepest.absolute_path) > len(error.absolute_path) or isinstance(error.instance, dict):
+            return _describe(deepest)
+        enums = [e for e in error.context if e.validator == "enum"]
+        if enums and isinstance(error.instance, str):
+            return _describe(enums[0])
     key = _key(error.absolute_path)
+    if error.validator == "pattern" and key.endswith(".formula"):
+        return (f"config key '{key}': {error.instance!r} must be terms joined by '+', each one "
+                "of sma_type, smn2_copies, sex, site, birth_era, birth_year")
     if error.validator == "additionalProperties":
         allowed = ", ".join(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))

@@ -7,6 +7,13 @@ For each patient and endpoint: ``entry_age`` = age at enrolment (delayed entry),
 earliest censoring date counts as an event. A patient whose exit is not after entry
 has no at-risk time and is excluded from that endpoint with the reason that set the
 exit, so every patient stays accounted for.
+
+An endpoint's ``time_origin`` (default ``birth``; also ``onset`` or ``diagnosis``) sets
+the zero of its time scale: ages are then years since that date, entry is clipped at 0
+(a patient enrolled before onset is at risk from onset) and a patient without that date
+is excluded with its own reason. ``competing`` events end follow-up without being the
+event (``event_type`` 2): Kaplan–Meier treats them as censoring, the Aalen–Johansen
+cumulative incidence as a competing risk.
 """
 
 from __future__ import annotations
@@ -27,12 +34,16 @@ DEATH = "death"  # taken from patients.death_date, not from the events table
 @dataclass(frozen=True)
 class Endpoint:
     """An endpoint: the first of ``events`` ends follow-up; ``population`` restricts
-    the analysis to patients with that event (e.g. those who ever walked)."""
+    the analysis to patients with that event (e.g. those who ever walked);
+    ``time_origin`` is ``birth``, ``onset`` or ``diagnosis``; the first of ``competing``
+    ends follow-up as a competing event."""
 
     name: str
     events: tuple[str, ...]
     population: str | None = None
     description: str = ""
+    time_origin: str = "birth"
+    competing: tuple[str, ...] = ()
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -47,7 +58,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint(
             "permanent_ventilation",
             ("permanent_ventilation",),
-            description="first permanent ventilation (death censors)",
+            description="first permanent ventilation (death a competing event)",
+            competing=(DEATH,),
         ),
         Endpoint(
             "loss_of_independent_sitting",
@@ -73,7 +85,12 @@ NOT_IN_POPULATION = "not in the endpoint's population"
 EVENT_BEFORE_ENROLMENT = "event on or before enrolment"
 TREATED_BEFORE_ENROLMENT = "treated on or before enrolment"
 NO_FOLLOW_UP = "no follow-up after enrolment"
+NO_ONSET_DATE = "no onset date (time origin)"
+NO_DIAGNOSIS_DATE = "no diagnosis date (time origin)"
+TIME_ORIGINS = {"birth": "birth_date", "onset": "onset_date", "diagnosis": "diagnosis_date"}
 EXCLUSION_REASONS = (
+    NO_ONSET_DATE,
+    NO_DIAGNOSIS_DATE,
     NOT_IN_POPULATION,
     EVENT_BEFORE_ENROLMENT,
     TREATED_BEFORE_ENROLMENT,
@@ -86,21 +103,74 @@ ANALYSIS_COLUMNS = [
     "sma_type_group",
     "smn2_group",
     "sex",
+    "site",
+    "birth_year",
     "entry_age",
     "exit_age",
     "event",
+    "event_type",
     "exit_reason",
     "excluded_reason",
 ]
 
 
-def endpoint(name: str) -> Endpoint:
+def endpoint(name: "str | dict | Endpoint") -> Endpoint:
+    """A built-in endpoint by name, or one defined by a config mapping
+    ``{name, events, population, time_origin, competing, description}``; a mapping whose
+    name is built in overrides the built-in's fields."""
+    if isinstance(name, Endpoint):
+        return name
+    if isinstance(name, dict):
+        return endpoint_from_mapping(name)
     try:
         return ENDPOINTS[name]
     except KeyError:
         raise ConfigError(
-            f"analysis.endpoints: unknown endpoint '{name}' (one of: {', '.join(ENDPOINTS)})"
+            f"analysis.endpoints: unknown endpoint '{name}' (one of: {', '.join(ENDPOINTS)}; "
+            "or define it as a mapping with 'name' and 'events')"
         ) from None
+
+
+def endpoint_from_mapping(spec: dict) -> Endpoint:
+    """An :class:`Endpoint` from a config mapping (see :func:`endpoint`)."""
+    name = spec.get("name")
+    base = ENDPOINTS.get(name)
+    if base is None and not spec.get("events"):
+        raise ConfigError(
+            f"analysis.endpoints: endpoint '{name}' is not built in, so it needs 'events' "
+            f"(built in: {', '.join(ENDPOINTS)})"
+        )
+    events = tuple(spec.get("events") or base.events)
+    competing = tuple(spec.get("competing", base.competing if base else ()))
+    if set(events) & set(competing):
+        raise ConfigError(
+            f"analysis.endpoints: endpoint '{name}' lists {sorted(set(events) & set(competing))} "
+            "both as event and as competing event"
+        )
+    origin = spec.get("time_origin", base.time_origin if base else "birth")
+    if origin not in TIME_ORIGINS:
+        raise ConfigError(
+            f"analysis.endpoints: endpoint '{name}' time_origin '{origin}' is not one of: "
+            f"{', '.join(TIME_ORIGINS)}"
+        )
+    default_description = base.description if base and "events" not in spec else (
+        f"first of {', '.join(events)}"
+        + (f", among patients with {spec['population']}" if spec.get("population") else "")
+        + (f" ({', '.join(competing)} competing)" if competing else "")
+    )
+    return Endpoint(
+        name=name,
+        events=events,
+        population=spec.get("population", base.population if base else None),
+        description=spec.get("description", default_description),
+        time_origin=origin,
+        competing=competing,
+    )
+
+
+def endpoint_names(specs) -> list[str]:
+    """Names of the configured endpoints (names or mappings)."""
+    return [endpoint(s).name for s in specs]
 
 
 def age_years(date: pd.Series, birth: pd.Series) -> pd.Series:
@@ -127,9 +197,14 @@ def first_event_dates(export: RegistryExport) -> pd.DataFrame:
 
 
 def analysis_dataset(
-    export: RegistryExport, endpoint_names: list[str], censor_at_treatment: bool = True
+    export: RegistryExport, endpoint_names: list, censor_at_treatment: bool = True
 ) -> pd.DataFrame:
-    """One row per patient and endpoint with entry, exit, event and exclusion reason."""
+    """One row per patient and endpoint with entry, exit, event and exclusion reason.
+
+    ``endpoint_names`` are names of built-in endpoints or config mappings (see
+    :func:`endpoint`). ``event_type`` is 0 censored, 1 the endpoint event, 2 a competing
+    event; ``event`` = (``event_type`` == 1).
+    """
     patients = export.patients.set_index("patient_id")
     events = first_event_dates(export)
     treatment = first_treatment_dates(export).reindex(patients.index)
@@ -159,23 +234,40 @@ def _one_endpoint(
     censor_date = pd.concat([last_contact, treated], axis=1).min(axis=1)
     has_event = event_date.notna() & (event_date <= censor_date)
     exit_date = event_date.where(has_event, censor_date)
+    competing_date = pd.Series(pd.NaT, index=patients.index, dtype="datetime64[ns]")
+    if spec.competing:
+        competing_date = pd.concat([event_column(k) for k in spec.competing], axis=1).min(axis=1)
+    # a competing event strictly before the event (a tie counts as the event) ends follow-up
+    has_competing = competing_date.notna() & (competing_date <= exit_date) & (
+        ~has_event | (competing_date < event_date)
+    )
+    has_event = has_event & ~has_competing
+    exit_date = competing_date.where(has_competing, exit_date)
     exit_reason = np.select(
-        [has_event, treated.notna() & (treated < last_contact)],
-        ["event", "treatment"],
+        [has_event, has_competing, treated.notna() & (treated < last_contact)],
+        ["event", "competing_event", "treatment"],
         "last_contact",
     )
     exit_reason = pd.Series(exit_reason, index=patients.index)
     birth = patients["birth_date"]
-    entry_age = age_years(patients["enrolment_date"], birth)
-    exit_age = age_years(exit_date, birth)
+    origin = patients[TIME_ORIGINS[spec.time_origin]]
+    entry_age = age_years(patients["enrolment_date"], origin)
+    if spec.time_origin != "birth":  # enrolled before onset/diagnosis: at risk from it
+        entry_age = entry_age.clip(lower=0.0)
+    exit_age = age_years(exit_date, origin)
 
     excluded = pd.Series("", index=patients.index, dtype=object)
     no_time = exit_age <= entry_age
-    excluded[no_time & (exit_reason == "event")] = EVENT_BEFORE_ENROLMENT
+    excluded[no_time & exit_reason.isin(["event", "competing_event"])] = EVENT_BEFORE_ENROLMENT
     excluded[no_time & (exit_reason == "treatment")] = TREATED_BEFORE_ENROLMENT
     excluded[no_time & (exit_reason == "last_contact")] = NO_FOLLOW_UP
     if spec.population is not None:
         excluded[event_column(spec.population).isna()] = NOT_IN_POPULATION
+    if spec.time_origin == "onset":
+        excluded[origin.isna()] = NO_ONSET_DATE
+    elif spec.time_origin == "diagnosis":
+        excluded[origin.isna()] = NO_DIAGNOSIS_DATE
+    event_type = np.where(has_event, 1, np.where(has_competing, 2, 0))
 
     return pd.DataFrame(
         {
@@ -184,21 +276,38 @@ def _one_endpoint(
             "sma_type_group": sma_type_group(patients["sma_type"]).to_numpy(),
             "smn2_group": smn2_group(patients["smn2_copies"]).to_numpy(),
             "sex": patients["sex"].replace("", "unknown").fillna("unknown").to_numpy(),
+            "site": _text_or_unknown(patients, "site"),
+            "birth_year": birth.dt.year.to_numpy(),
             "entry_age": entry_age.to_numpy(),
             "exit_age": exit_age.to_numpy(),
             "event": has_event.astype(int).to_numpy(),
+            "event_type": event_type,
             "exit_reason": exit_reason.to_numpy(),
             "excluded_reason": excluded.to_numpy(),
         }
     )
 
 
-def cohort_flow(n_in_export: int, dataset: pd.DataFrame) -> pd.DataFrame:
+def _text_or_unknown(patients: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in patients.columns:
+        return np.full(len(patients), "unknown", dtype=object)
+    values = patients[column].astype("string").str.strip()
+    return values.where(values.notna() & (values != ""), "unknown").astype(object).to_numpy()
+
+
+def cohort_flow(
+    n_in_export: int, dataset: pd.DataFrame, validation_exclusions: dict[str, int] | None = None
+) -> pd.DataFrame:
     """Every patient of the export accounted for, overall and per endpoint.
 
-    Per endpoint: patients in = analysed + excluded (summed over reasons).
+    Endpoint ``all``: patients in the export, those excluded at validation per reason
+    (``registry.on_invalid: exclude``; reasons ``invalid: ...``) and those passing it.
+    Per endpoint: patients passing validation = analysed + excluded (summed over reasons).
     """
+    excluded = dict(validation_exclusions or {})
     rows = [("all", "export", "patients in export", n_in_export)]
+    rows += [("all", "excluded", reason, int(n)) for reason, n in excluded.items()]
+    rows.append(("all", "validated", "patients passing validation", n_in_export - int(sum(excluded.values()))))
     for name, group in dataset.groupby("endpoint", sort=False):
         counts = group["excluded_reason"].value_counts()
         rows += [(name, "excluded", r, int(counts.get(r, 0))) for r in EXCLUSION_REASONS]

@@ -4,18 +4,28 @@
 median_lo, median_hi, s_<age>y ...; ``km_curves.csv``: endpoint, stratify_by, stratum,
 time_years, survival, lo, hi, at_risk. Numbers are exact; a median or bound not
 reached is NaN here and an empty field in the CSV.
+
+Strata with fewer than ``min_stratum_size`` analysed patients are *reported* (a
+``km_summary`` row with ``n`` and ``events``) but *not modelled*: their estimates are
+empty, they have no curve rows and they are left out of the tests across strata.
+
+Beside them: ``km_at_risk.csv`` (numbers at risk at configured ages) and
+``km_tests.csv`` (a test of equal hazards across the strata of each stratification that
+respects delayed entry: the Cox score test, see :func:`smanh.cox.cox_score_test`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 
-from smanh.km import KaplanMeierFit, kaplan_meier
-from smanh.strata import stratum_order
+from smanh.cox import cox_score_test
+from smanh.errors import ModelError
+from smanh.km import KaplanMeierFit, kaplan_meier, number_at_risk
+from smanh.strata import DEFAULT_BIRTH_ERAS, dataset_strata
 
-STRATUM_COLUMN = {"all": None, "sma_type": "sma_type_group", "smn2_copies": "smn2_group"}
 SUMMARY_COLUMNS = [
     "endpoint",
     "stratify_by",
@@ -36,6 +46,8 @@ CURVE_COLUMNS = [
     "hi",
     "at_risk",
 ]
+AT_RISK_COLUMNS = ["endpoint", "stratify_by", "stratum", "age_years", "at_risk"]
+TEST_COLUMNS = ["endpoint", "stratify_by", "test", "strata", "n", "events", "chisq", "df", "p", "note"]
 
 
 def landmark_column(age: float) -> str:
@@ -48,30 +60,45 @@ def analysed(dataset: pd.DataFrame) -> pd.DataFrame:
     return dataset[dataset["excluded_reason"] == ""]
 
 
-def strata(dataset: pd.DataFrame, stratify_by: str) -> Iterator[tuple[str, pd.DataFrame]]:
+def strata(
+    dataset: pd.DataFrame, stratify_by: str, birth_eras=DEFAULT_BIRTH_ERAS
+) -> Iterator[tuple[str, pd.DataFrame]]:
     """(stratum, rows) in display order; strata without patients are skipped."""
-    column = STRATUM_COLUMN[stratify_by]
-    if column is None:
-        yield "all", dataset
-        return
-    present = set(dataset[column])
-    for label in stratum_order(stratify_by):
+    labels, order = dataset_strata(dataset, stratify_by, birth_eras)
+    present = set(labels)
+    for label in order:
         if label in present:
-            yield label, dataset[dataset[column] == label]
+            yield label, dataset[labels == label]
+
+
+def modelled_strata(
+    dataset: pd.DataFrame, stratify_by: str, min_stratum_size: int = 1, birth_eras=DEFAULT_BIRTH_ERAS
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The strata with at least ``min_stratum_size`` patients."""
+    for label, rows in strata(dataset, stratify_by, birth_eras):
+        if len(rows) >= min_stratum_size:
+            yield label, rows
 
 
 def fit_strata(
-    dataset: pd.DataFrame, stratify_by: list[str], conf_level: float = 0.95
-) -> Iterator[tuple[str, str, str, KaplanMeierFit]]:
-    """(endpoint, stratify_by, stratum, fit) for every endpoint × stratification × stratum."""
+    dataset: pd.DataFrame,
+    stratify_by: list[str],
+    conf_level: float = 0.95,
+    min_stratum_size: int = 1,
+    birth_eras=DEFAULT_BIRTH_ERAS,
+) -> Iterator[tuple[str, str, str, pd.DataFrame, KaplanMeierFit | None]]:
+    """(endpoint, stratify_by, stratum, rows, fit) for every endpoint × stratification ×
+    stratum; ``fit`` is None for a stratum below ``min_stratum_size``."""
     rows = analysed(dataset)
     for endpoint_name, endpoint_rows in rows.groupby("endpoint", sort=False):
         for by in stratify_by:
-            for label, group in strata(endpoint_rows, by):
-                fit = kaplan_meier(
-                    group["entry_age"], group["exit_age"], group["event"], conf_level
-                )
-                yield endpoint_name, by, label, fit
+            for label, group in strata(endpoint_rows, by, birth_eras):
+                fit = None
+                if len(group) >= min_stratum_size:
+                    fit = kaplan_meier(
+                        group["entry_age"], group["exit_age"], group["event"], conf_level
+                    )
+                yield endpoint_name, by, label, group, fit
 
 
 def km_tables(
@@ -79,11 +106,18 @@ def km_tables(
     stratify_by: list[str],
     landmark_ages: list[float],
     conf_level: float = 0.95,
+    min_stratum_size: int = 1,
+    birth_eras=DEFAULT_BIRTH_ERAS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(km_summary, km_curves)`` for every endpoint in ``dataset``."""
     summaries, curves = [], []
-    for endpoint_name, by, label, fit in fit_strata(dataset, stratify_by, conf_level):
+    for endpoint_name, by, label, group, fit in fit_strata(
+        dataset, stratify_by, conf_level, min_stratum_size, birth_eras
+    ):
         key = {"endpoint": endpoint_name, "stratify_by": by, "stratum": label}
+        if fit is None:  # reported, not modelled
+            summaries.append({**key, "n": len(group), "events": int(group["event"].sum())})
+            continue
         median, lo, hi = fit.median()
         landmarks = fit.survival_at(landmark_ages)
         summaries.append(
@@ -111,5 +145,55 @@ def km_tables(
         )
     summary_columns = SUMMARY_COLUMNS + [landmark_column(a) for a in landmark_ages]
     summary = pd.DataFrame(summaries, columns=summary_columns)
+    summary[["median_years", "median_lo", "median_hi"]] = summary[
+        ["median_years", "median_lo", "median_hi"]
+    ].astype(float)
     curve = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS)
     return summary, curve[CURVE_COLUMNS]
+
+
+def at_risk_table(
+    dataset: pd.DataFrame,
+    stratify_by: list[str],
+    ages: list[float],
+    birth_eras=DEFAULT_BIRTH_ERAS,
+) -> pd.DataFrame:
+    """Number at risk (``entry < age <= exit``) at each age, every stratum."""
+    rows = []
+    for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
+        for by in stratify_by:
+            for label, group in strata(endpoint_rows, by, birth_eras):
+                counts = number_at_risk(group["entry_age"], group["exit_age"], ages)
+                rows += [
+                    (endpoint_name, by, label, float(a), int(c)) for a, c in zip(ages, counts)
+                ]
+    return pd.DataFrame(rows, columns=AT_RISK_COLUMNS)
+
+
+def stratum_tests(
+    dataset: pd.DataFrame,
+    stratify_by: list[str],
+    min_stratum_size: int = 1,
+    birth_eras=DEFAULT_BIRTH_ERAS,
+) -> pd.DataFrame:
+    """Cox score test of equal hazards across the modelled strata of each stratification
+    (delayed entry respected). Stratifications with fewer than two modelled strata get
+    a row with a note and no statistic."""
+    rows = []
+    for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
+        for by in stratify_by:
+            if by == "all":
+                continue
+            groups = list(modelled_strata(endpoint_rows, by, min_stratum_size, birth_eras))
+            used = pd.concat([g for _, g in groups]) if groups else endpoint_rows.iloc[:0]
+            labels = np.concatenate([[label] * len(g) for label, g in groups]) if groups else []
+            row = {"endpoint": endpoint_name, "stratify_by": by, "test": "cox_score",
+                   "strata": len(groups), "n": len(used), "events": int(used["event"].sum()),
+                   "chisq": np.nan, "df": np.nan, "p": np.nan, "note": ""}
+            try:
+                result = cox_score_test(used["entry_age"], used["exit_age"], used["event"], labels)
+                row.update(chisq=result["chisq"], df=result["df"], p=result["p"])
+            except ModelError as err:
+                row["note"] = str(err)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)

@@ -14,7 +14,27 @@ from smanh.errors import ConfigError
 
 SMA_TYPE_GROUPS = ("0", "1", "2", "3", "4", "unknown")
 SMN2_GROUPS = ("0", "1", "2", "3", "4+", "unknown")
-STRATIFICATIONS = ("all", "sma_type", "smn2_copies")
+STRATIFICATIONS = (
+    "all",
+    "sma_type",
+    "smn2_copies",
+    "sma_type_smn2_copies",
+    "sex",
+    "birth_era",
+    "site",
+)
+SEX_GROUPS = ("F", "M", "U", "unknown")
+DEFAULT_BIRTH_ERAS = (1990, 2000, 2010)
+# Analysis-dataset column holding the label of a stratification (None: derived).
+DATASET_COLUMN = {
+    "all": None,
+    "sma_type": "sma_type_group",
+    "smn2_copies": "smn2_group",
+    "sma_type_smn2_copies": None,
+    "sex": "sex",
+    "birth_era": None,
+    "site": "site",
+}
 
 
 def sma_type_group(sma_type: pd.Series) -> pd.Series:
@@ -47,3 +67,59 @@ def stratum_labels(patients: pd.DataFrame, stratify_by: str) -> pd.Series:
 def stratum_order(stratify_by: str) -> tuple[str, ...]:
     """Display order of the strata of one stratification."""
     return {"all": ("all",), "sma_type": SMA_TYPE_GROUPS, "smn2_copies": SMN2_GROUPS}[stratify_by]
+
+
+def birth_era(birth_year: pd.Series, eras=DEFAULT_BIRTH_ERAS) -> pd.Series:
+    """Birth-era labels from the era start years: ``<1990``, ``1990-1999``, ``2010+``.
+
+    Examples
+    --------
+    >>> birth_era(pd.Series([1985, 1995, 2012]), [1990, 2000, 2010]).tolist()
+    ['<1990', '1990-1999', '2010+']
+    """
+    labels = birth_era_labels(eras)
+    eras = sorted(eras)
+    index = np.searchsorted(np.asarray(eras), birth_year.to_numpy(float), side="right")
+    out = pd.Series(np.asarray(labels, dtype=object)[index], index=birth_year.index)
+    return out.where(birth_year.notna(), "unknown")
+
+
+def birth_era_labels(eras=DEFAULT_BIRTH_ERAS) -> tuple[str, ...]:
+    eras = sorted(int(e) for e in eras)
+    middle = [f"{a}-{b - 1}" for a, b in zip(eras, eras[1:])]
+    return (f"<{eras[0]}", *middle, f"{eras[-1]}+")
+
+
+def dataset_strata(
+    dataset: pd.DataFrame, stratify_by: str, birth_eras=DEFAULT_BIRTH_ERAS
+) -> tuple[pd.Series, tuple[str, ...]]:
+    """Stratum label of every analysis-dataset row and the display order of the labels.
+
+    Labels not in the fixed order (sites, say) follow it in sorted order.
+    """
+    if stratify_by not in STRATIFICATIONS:
+        raise ConfigError(
+            f"stratify_by: unknown stratification '{stratify_by}' "
+            f"(one of: {', '.join(STRATIFICATIONS)})"
+        )
+    if stratify_by == "all":
+        labels, order = pd.Series("all", index=dataset.index), ("all",)
+    elif stratify_by == "sma_type_smn2_copies":
+        labels = (
+            "type " + dataset["sma_type_group"].astype(str)
+            + " / SMN2 " + dataset["smn2_group"].astype(str)
+        )
+        order = tuple(
+            f"type {t} / SMN2 {c}" for t in SMA_TYPE_GROUPS for c in SMN2_GROUPS
+        )
+    elif stratify_by == "birth_era":
+        labels = birth_era(dataset["birth_year"], birth_eras)
+        order = (*birth_era_labels(birth_eras), "unknown")
+    else:
+        labels = dataset[DATASET_COLUMN[stratify_by]].astype(str)
+        order = {"sma_type": SMA_TYPE_GROUPS, "smn2_copies": SMN2_GROUPS, "sex": SEX_GROUPS}.get(
+            stratify_by, ()
+        )
+    extra = sorted(set(labels) - set(order) - {"unknown"})
+    unknown_last = ("unknown",) if "unknown" not in order else ()
+    return labels, (*[o for o in order], *extra, *unknown_last)

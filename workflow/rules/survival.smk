@@ -1,33 +1,52 @@
-# Kaplan–Meier with delayed entry: one job per endpoint, then gathered into the contract's tables.
+# Survival analyses with delayed entry: one job per endpoint (Kaplan–Meier, tests across
+# strata, Cox, competing risks, RMST, parametric fits), gathered into results/tables/.
 
 
-rule kaplan_meier:
+rule sensitivity_dataset:
     input:
-        dataset="results/analysis/analysis_dataset.parquet",
+        **canonical_tables(),
     output:
-        summary="results/survival/{endpoint}/km_summary.csv",
-        curves="results/survival/{endpoint}/km_curves.csv",
+        dataset="results/analysis/analysis_dataset_sensitivity.parquet",
     log:
-        "logs/kaplan_meier/{endpoint}.log",
+        "logs/sensitivity_dataset.log",
+    benchmark:
+        "logs/benchmarks/sensitivity_dataset.tsv"
     conda:
         "../../environment.yml"
     params:
-        stratify_by=config["analysis"]["stratify_by"],
-        landmark_ages=config["analysis"]["landmark_ages"],
-        confidence_level=config["analysis"]["confidence_level"],
+        endpoints=ENDPOINT_SPECS,
+        censor_at_treatment=not config["analysis"]["censor_at_treatment"],
     script:
-        "../../scripts/rules/kaplan_meier.py"
+        "../../scripts/rules/sensitivity_dataset.py"
 
 
-rule gather_km:
+rule survival_endpoint:
     input:
-        summary=km_per_endpoint("summary"),
-        curves=km_per_endpoint("curves"),
+        **survival_datasets(),
     output:
-        summary="results/tables/km_summary.csv",
-        curves="results/tables/km_curves.csv",
+        **survival_outputs(),
     log:
-        "logs/gather_km.log",
+        "logs/survival_endpoint/{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/survival_endpoint/{endpoint}.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        analysis=config["analysis"],
+    script:
+        "../../scripts/rules/survival_endpoint.py"
+
+
+rule gather_survival:
+    input:
+        **survival_per_endpoint(),
+    output:
+        **gathered_tables(),
+    log:
+        "logs/gather_survival.log",
+    benchmark:
+        "logs/benchmarks/gather_survival.tsv"
+    localrule: True
     conda:
         "../../environment.yml"
     script:
@@ -47,7 +66,32 @@ rule km_figure:
         svg="results/figures/km_{endpoint}.svg",
     log:
         "logs/km_figure/{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/km_figure/{endpoint}.tsv"
     conda:
         "../../environment.yml"
     script:
         "../../scripts/rules/km_figure.py"
+
+
+rule parametric_figure:
+    input:
+        km_curves="results/survival/{endpoint}/km_curves.csv",
+        parametric_curves="results/survival/{endpoint}/parametric_curves.csv",
+        parametric="results/survival/{endpoint}/parametric.csv",
+    output:
+        png=report(
+            "results/figures/parametric_{endpoint}.png",
+            caption="../report/parametric_figure.rst",
+            category="Survival",
+            labels={"endpoint": "{endpoint}", "figure": "Parametric extrapolation"},
+        ),
+        svg="results/figures/parametric_{endpoint}.svg",
+    log:
+        "logs/parametric_figure/{endpoint}.log",
+    benchmark:
+        "logs/benchmarks/parametric_figure/{endpoint}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/rules/parametric_figure.py"
