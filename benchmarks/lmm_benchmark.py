@@ -42,12 +42,25 @@ SCALES = {
     "100k_registry": dict(n_patients=46_000, mean_visits=8.9, seed=102),
 }
 
+# The configurable models of the workflow (smanh.progression): the default, piecewise-linear
+# age with a knot at 5 years, and a pooled model with stratum x age (and x knot) interactions.
+# ``type3`` is a random half of the patients (true effect 0: the timing is what matters).
+MODELS = {
+    "default": ("score ~ age + (age | patient_id)", ["age"]),
+    "knot5": ("score ~ age + age_after_5 + (age | patient_id)", ["age", "age_after_5"]),
+    "knot5_by_type": (
+        "score ~ (age + age_after_5) * type3 + (age | patient_id)",
+        ["age", "age_after_5", "type3", "age:type3", "age_after_5:type3"],
+    ),
+}
+
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(lme4))
 args <- commandArgs(trailingOnly = TRUE)
 data <- read.csv(args[1], colClasses = c(patient_id = "character"))
+data$age_after_5 <- pmax(data$age - 5, 0)
 start <- proc.time()[["elapsed"]]
-fit <- lmer(score ~ age + (age | patient_id), data = data, REML = TRUE)
+fit <- lmer(as.formula(args[2]), data = data, REML = TRUE)
 elapsed <- proc.time()[["elapsed"]] - start
 g <- VarCorr(fit)$patient_id
 cat(sprintf("RESULT %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.17g %.6f\n",
@@ -73,20 +86,40 @@ def simulate_registry(n_patients: int, mean_visits: float, seed: int) -> pd.Data
     g = np.array([[90.0, -2.5], [-2.5, 0.45]])
     b = rng.multivariate_normal([0.0, 0.0], g, n_patients)
     score = 28.0 + b[pid, 0] + (-0.9 + b[pid, 1]) * age + rng.normal(0, 3.0, pid.size)
+    type3 = np.random.default_rng(seed + 1000).integers(0, 2, n_patients)[pid]
     return pd.DataFrame(
-        {"patient_id": [f"P{i:06d}" for i in pid], "age": age.round(5), "score": score.round(5)}
+        {"patient_id": [f"P{i:06d}" for i in pid], "age": age.round(5), "score": score.round(5),
+         "type3": type3}
     )
 
 
-def time_engine(data: pd.DataFrame, repeats: int) -> dict:
-    """Best-of-``repeats`` wall time, then peak traced memory in a separate run."""
+def engine_design(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The fixed-effects design of a benchmark model, built as smanh.progression does."""
+    x = pd.DataFrame({"(Intercept)": 1.0, "age": data["age"]}, index=data.index)
+    x["age_after_5"] = np.maximum(data["age"] - 5.0, 0.0)
+    x["type3"] = data["type3"].astype(float)
+    x["age:type3"] = x["age"] * x["type3"]
+    x["age_after_5:type3"] = x["age_after_5"] * x["type3"]
+    return x[["(Intercept)", *columns]]
+
+
+def fit_engine(data: pd.DataFrame, model: str):
+    columns = MODELS[model][1]
+    if model == "default":
+        return fit_lmm(data, "score", ["age"], ["age"], "patient_id")
+    return fit_lmm(data, "score", engine_design(data, columns), ["age"], "patient_id")
+
+
+def time_engine(data: pd.DataFrame, repeats: int, model: str = "default") -> dict:
+    """Best-of-``repeats`` wall time (design building included), then peak traced memory
+    in a separate run."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fit = fit_lmm(data, "score", ["age"], ["age"], "patient_id")
+        fit = fit_engine(data, model)
         times.append(time.perf_counter() - start)
     tracemalloc.start()
-    fit_lmm(data, "score", ["age"], ["age"], "patient_id")
+    fit_engine(data, model)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
@@ -115,7 +148,7 @@ def _estimates(fit) -> dict:
     }
 
 
-def time_lme4(data: pd.DataFrame) -> dict | None:
+def time_lme4(data: pd.DataFrame, model: str = "default") -> dict | None:
     """lmer wall time measured inside R (data handed over as CSV)."""
     if shutil.which("Rscript") is None:
         return None
@@ -124,7 +157,8 @@ def time_lme4(data: pd.DataFrame) -> dict | None:
         data.to_csv(csv, index=False)
         script.write_text(R_SCRIPT)
         out = subprocess.run(
-            ["Rscript", str(script), str(csv)], capture_output=True, text=True, check=True
+            ["Rscript", str(script), str(csv), MODELS[model][0]],
+            capture_output=True, text=True, check=True,
         ).stdout
     values = [float(v) for v in re.search(r"RESULT (.*)", out).group(1).split()]
     keys = [
@@ -205,9 +239,29 @@ def run(repeats: int, use_r: bool, use_statsmodels: bool) -> dict:
                     row["statsmodels"]["seconds"] / row["engine"]["seconds"]
                 )
                 print(f"  statsmodels {row['statsmodels']['seconds']:.3f} s", flush=True)
+        row["models"] = {}
+        for model in [m for m in MODELS if m != "default"]:
+            engine = time_engine(data, repeats, model)
+            entry = {
+                "formula": MODELS[model][0],
+                "engine_seconds": engine["seconds"],
+                "engine_peak_traced_mb": engine["peak_traced_mb"],
+                "converged": engine["converged"],
+            }
+            print(f"  {model}: engine {engine['seconds']:.3f} s", flush=True)
+            lme4 = time_lme4(data, model) if use_r else None
+            if lme4:
+                entry.update(
+                    lme4_seconds=lme4["seconds"],
+                    speedup_vs_lme4=lme4["seconds"] / engine["seconds"],
+                    max_rel_diff_vs_lme4=max_rel_diff(engine["estimates"], lme4["estimates"]),
+                )
+                print(f"  {model}: lme4 {lme4['seconds']:.3f} s", flush=True)
+            row["models"][model] = entry
         results[name] = row
     return {
         "model": "score ~ age + (age | patient_id), REML",
+        "models": {k: v[0] for k, v in MODELS.items()},
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -247,6 +301,27 @@ def markdown(report: dict) -> str:
             f"{_fmt(row.get('speedup_vs_statsmodels'), '.0f')} | "
             f"{_fmt(lme4.get('max_rel_diff_vs_engine'), '.1e')} |"
         )
+    extra = [(n, r) for n, r in report["scales"].items() if r.get("models")]
+    if extra:
+        lines += [
+            "",
+            "Configurable models of the workflow (`progression.knots`, "
+            "`progression.stratum_interaction`), same registries and timing; `type3` is a "
+            "random half of the patients:",
+            "",
+            "| scale | model | engine s | engine peak MB | lme4 s | x lme4 | "
+            "max rel diff vs lme4 |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, row in extra:
+            for model, entry in row["models"].items():
+                lines.append(
+                    f"| {name} | `{entry['formula'].replace('|', chr(92) + '|')}` | {entry['engine_seconds']:.3f} | "
+                    f"{entry['engine_peak_traced_mb']:.0f} | "
+                    f"{_fmt(entry.get('lme4_seconds'), '.2f')} | "
+                    f"{_fmt(entry.get('speedup_vs_lme4'), '.0f')} | "
+                    f"{_fmt(entry.get('max_rel_diff_vs_lme4'), '.1e')} |"
+                )
     m = report["machine"]
     load = m.get("load_average_1min", [float("nan")] * 2)
     lines += [

@@ -1,0 +1,126 @@
+"""Figures of motor-score progression: spaghetti plots with the model's mean trajectories,
+and histograms of the 12-month change. Stratum colours as everywhere
+(:func:`smanh.figures.stratum_colour`)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from smanh.figures import STRATIFICATION_TITLES, stratum_colour
+from smanh.progression import strata_of
+
+SCALE_LABELS = {
+    "HFMSE": "HFMSE score (0–66)",
+    "RULM": "RULM score (0–37)",
+    "CHOP_INTEND": "CHOP INTEND score (0–64)",
+    "HINE2": "HINE-2 score (0–26)",
+    "6MWT": "6-minute walk distance (m)",
+    "FVC_PCT": "FVC (% predicted)",
+}
+
+
+def _empty(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def spaghetti_sample(patient_ids: pd.Series, max_patients: int, seed: int) -> set:
+    """A seeded random subset of at most ``max_patients`` of the (sorted) patients."""
+    ids = np.array(sorted(set(patient_ids)))
+    if ids.size <= max_patients:
+        return set(ids)
+    rng = np.random.default_rng(seed)
+    return set(rng.choice(ids, size=max_patients, replace=False))
+
+
+def spaghetti_figure(
+    assessments: pd.DataFrame,
+    trajectories: pd.DataFrame,
+    scale: str,
+    *,
+    stratify_by: list[str],
+    max_patients: int = 200,
+    seed: int = 2016,
+    birth_eras=None,
+) -> plt.Figure:
+    """One panel per stratification: grey per-patient lines (random subset), and the
+    predicted mean trajectory with its confidence band per modelled stratum."""
+    sns.set_theme(style="ticks", context="paper")
+    fig, axes = plt.subplots(
+        1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.8), squeeze=False, sharey=True
+    )
+    shown = spaghetti_sample(assessments["patient_id"], max_patients, seed)
+    for ax, by in zip(axes[0], stratify_by):
+        if assessments.empty:
+            _empty(ax, f"no natural-history {scale} assessments")
+            continue
+        for _, rows in assessments[assessments["patient_id"].isin(shown)].groupby("patient_id"):
+            ax.plot(rows["age"], rows["score"], color="#9a9a9a", lw=0.4, alpha=0.6, zorder=1)
+        panel = trajectories[trajectories["stratify_by"] == by]
+        _, order = strata_of(assessments, by, birth_eras)
+        for stratum in [s for s in order if s in set(panel["stratum"].astype(str))]:
+            curve = panel[panel["stratum"].astype(str) == stratum]
+            colour = stratum_colour(by, stratum)
+            label = stratum if by == "all" else f"{_short(by)} {stratum}"
+            ax.fill_between(curve["age_years"], curve["lo"], curve["hi"], color=colour,
+                            alpha=0.25, lw=0, zorder=2)
+            ax.plot(curve["age_years"], curve["predicted"], color=colour, lw=1.8, label=label,
+                    zorder=3)
+        ax.set_title(STRATIFICATION_TITLES.get(by, by))
+        ax.set_xlabel("Age (years)")
+        if panel.size:
+            ax.legend(frameon=False, fontsize=7)
+    axes[0][0].set_ylabel(SCALE_LABELS.get(scale, scale))
+    n_shown = min(len(shown), assessments["patient_id"].nunique()) if len(assessments) else 0
+    fig.suptitle(f"{scale}: {n_shown} patients drawn; model mean (95% CI)", fontsize=9)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def change_histogram(
+    pairs: pd.DataFrame,
+    change: pd.DataFrame,
+    scale: str,
+    *,
+    stratify_by: list[str],
+    threshold: float = 2.0,
+    birth_eras=None,
+) -> plt.Figure:
+    """One panel per stratification: step histograms of the 12-month change of every
+    stratum with estimates in ``change_12m.csv``; dashed lines at ± threshold."""
+    sns.set_theme(style="ticks", context="paper")
+    fig, axes = plt.subplots(
+        1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.4), squeeze=False
+    )
+    for ax, by in zip(axes[0], stratify_by):
+        estimated = change[(change["stratify_by"] == by) & change["mean"].notna()]
+        if pairs.empty or estimated.empty:
+            _empty(ax, "no stratum with enough 12-month pairs")
+            continue
+        labels, order = strata_of(pairs, by, birth_eras)
+        values = pairs["change"].to_numpy(float)
+        width = 1.0 if scale not in ("6MWT",) else 10.0
+        bins = np.arange(np.floor(values.min()) - width / 2, np.ceil(values.max()) + width, width)
+        for stratum in [s for s in order if s in set(estimated["stratum"].astype(str))]:
+            chosen = values[(labels == stratum).to_numpy()]
+            label = stratum if by == "all" else f"{_short(by)} {stratum}"
+            ax.hist(chosen, bins=bins, histtype="step", lw=1.4, color=stratum_colour(by, stratum),
+                    label=f"{label} (mean {chosen.mean():.1f})", density=True)
+        for x in (-threshold, threshold):
+            ax.axvline(x, color="#444444", ls="--", lw=0.8)
+        ax.set_title(STRATIFICATION_TITLES.get(by, by))
+        ax.set_xlabel(f"12-month change in {scale}")
+        ax.set_ylabel("Density")
+        ax.legend(frameon=False, fontsize=7)
+    fig.suptitle(f"{scale}: 12-month change (one pair per patient)", fontsize=9)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def _short(stratify_by: str) -> str:
+    return {"sma_type": "type", "smn2_copies": "SMN2"}.get(stratify_by, stratify_by)

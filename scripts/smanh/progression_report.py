@@ -1,0 +1,121 @@
+"""The "Motor progression" section of the HTML report: display tables (counts below
+``min_cell_count`` suppressed) and embedded figures. Every number is from
+``results/tables/``; no identifier reaches the template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from smanh.report import embed_png, format_number, suppress_count
+
+PROGRESSION_REPORT_TABLES = (
+    "lmm_slopes", "lmm_variance_components", "change_12m", "scale_floor_ceiling",
+)
+
+
+def _ci(estimate, lo, hi, digits: int = 2) -> str:
+    if pd.isna(estimate):
+        return "—"
+    return f"{format_number(estimate, digits)} ({format_number(lo, digits)} to {format_number(hi, digits)})"
+
+
+def _share(count, share, lo, hi, min_cell_count: int) -> str:
+    """A share with its CI; suppressed when its count is a small cell (1 to min − 1)."""
+    if pd.isna(share):
+        return "—"
+    if 0 < int(count) < min_cell_count:
+        return f"<{min_cell_count} patients"
+    return f"{100 * share:.0f}% ({100 * lo:.0f} to {100 * hi:.0f})"
+
+
+def _status(status: str, singular, note: str) -> str:
+    if status == "not_modelled":
+        return note
+    text = "random intercept only" if status == "random_intercept_only" else ""
+    if str(singular) in ("True", "1", "1.0"):
+        text = (text + "; " if text else "") + "singular fit"
+    return text
+
+
+def progression_context(
+    tables: dict[str, pd.DataFrame],
+    spaghetti_figures: list,
+    change_figures: list,
+    min_cell_count: int,
+) -> dict:
+    """Per scale: slope table, change table, floor/ceiling table and the two figures."""
+    slopes = tables.get("lmm_slopes")
+    if slopes is None:
+        return {}
+    spaghetti = {Path(f).stem.removeprefix("progression_"): embed_png(f) for f in spaghetti_figures}
+    histograms = {Path(f).stem.removeprefix("change_12m_"): embed_png(f) for f in change_figures}
+    variance = tables["lmm_variance_components"]
+    change = tables["change_12m"]
+    floor = tables["scale_floor_ceiling"]
+    context = {}
+    scales = list(dict.fromkeys([*slopes["scale"], *spaghetti]))
+    for scale in scales:
+        s = slopes[slopes["scale"] == scale]
+        v = variance[(variance["scale"] == scale)]
+        notes = {
+            (r.stratify_by, str(r.stratum)): _status(r.status, r.singular, r.note or "")
+            for r in v.fillna({"note": ""}).itertuples()
+        }
+        pooled = v[v["stratum"].astype(str) == "pooled"]
+        slope_table = pd.DataFrame({
+            "stratify_by": s["stratify_by"], "stratum": s["stratum"].astype(str),
+            "patients": [suppress_count(n, min_cell_count) for n in s["n_patients"]],
+            "assessments": [suppress_count(n, min_cell_count) for n in s["n_assessments"]],
+            "slope per year (95% CI)": [
+                _ci(e, lo, hi) for e, lo, hi in zip(s["slope_per_year"], s["lo"], s["hi"])],
+            "SE": [format_number(x, 3) for x in s["se"]],
+            "note": [
+                notes.get((by, str(st)), "") or ("pooled model" if len(pooled) else "")
+                for by, st in zip(s["stratify_by"], s["stratum"])
+            ],
+        })
+        c = change[change["scale"] == scale]
+        change_table = pd.DataFrame({
+            "stratify_by": c["stratify_by"], "stratum": c["stratum"].astype(str),
+            "patients": [suppress_count(n, min_cell_count) for n in c["n_patients"]],
+            "mean change (95% CI)": [
+                _ci(e, lo, hi) for e, lo, hi in zip(c["mean"], c["mean_lo"], c["mean_hi"])],
+            "SD": [format_number(x) for x in c["sd"]],
+            **{
+                f"{kind} (95% CI)": [
+                    _share(k, p, lo, hi, min_cell_count)
+                    for k, p, lo, hi in zip(c[f"n_{kind}"].fillna(0), c[f"share_{kind}"],
+                                            c[f"{kind}_lo"], c[f"{kind}_hi"])
+                ]
+                for kind in ("declined", "stable", "improved")
+            },
+            "note": c["note"].fillna(""),
+        })
+        f = floor[floor["scale"] == scale]
+        floor_table = pd.DataFrame({
+            "stratify_by": f["stratify_by"], "stratum": f["stratum"].astype(str),
+            "assessments": [suppress_count(n, min_cell_count) for n in f["n_assessments"]],
+            "at floor": [suppress_count(n, min_cell_count) for n in f["n_at_floor"]],
+            "at ceiling": [
+                "no ceiling" if pd.isna(n) else suppress_count(n, min_cell_count)
+                for n in f["n_at_ceiling"]],
+            "patients ever at floor": [
+                suppress_count(n, min_cell_count) for n in f["n_patients_ever_at_floor"]],
+            "patients ever at ceiling": [
+                "—" if pd.isna(n) else suppress_count(n, min_cell_count)
+                for n in f["n_patients_ever_at_ceiling"]],
+        })
+        formulas = list(dict.fromkeys(v["formula"].dropna()))
+        threshold = c["threshold"].iloc[0] if len(c) else None
+        context[scale] = {
+            "slopes": slope_table,
+            "change": change_table,
+            "floor_ceiling": floor_table,
+            "formulas": formulas,
+            "threshold": format_number(threshold, 1) if threshold is not None else "—",
+            "spaghetti": spaghetti.get(scale),
+            "histogram": histograms.get(scale),
+        }
+    return context

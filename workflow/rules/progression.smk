@@ -1,0 +1,75 @@
+# Motor-score progression: one job per scale (natural-history assessments, linear mixed
+# models per stratum, 12-month change, floor/ceiling), gathered into results/tables/.
+
+
+rule progression_scale:
+    input:
+        patients="results/canonical/patients.parquet",
+        treatments="results/canonical/treatments.parquet",
+        assessments="results/canonical/assessments.parquet",
+    output:
+        **progression_outputs(),
+        assessments="results/progression/{scale}/assessments.parquet",
+        change_pairs="results/progression/{scale}/change_pairs.parquet",
+    log:
+        "logs/progression_scale/{scale}.log",
+    benchmark:
+        "logs/benchmarks/progression_scale/{scale}.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        progression=config["progression"],
+        confidence_level=config["analysis"]["confidence_level"],
+        birth_eras=config["analysis"]["birth_eras"],
+    script:
+        "../../scripts/rules/progression_scale.py"
+
+
+rule gather_progression:
+    input:
+        **progression_per_scale(),
+    output:
+        **gathered_progression_tables(),
+    log:
+        "logs/gather_progression.log",
+    benchmark:
+        "logs/benchmarks/gather_progression.tsv"
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/rules/gather_progression.py"
+
+
+rule progression_figures:
+    input:
+        assessments="results/progression/{scale}/assessments.parquet",
+        change_pairs="results/progression/{scale}/change_pairs.parquet",
+        trajectories="results/progression/{scale}/lmm_trajectories.csv",
+        change="results/progression/{scale}/change_12m.csv",
+    output:
+        spaghetti=report(
+            "results/figures/progression_{scale}.png",
+            caption="../report/progression_figure.rst",
+            category="Motor progression",
+            labels={"scale": "{scale}", "figure": "Trajectories"},
+        ),
+        spaghetti_svg="results/figures/progression_{scale}.svg",
+        change=report(
+            "results/figures/change_12m_{scale}.png",
+            caption="../report/change_figure.rst",
+            category="Motor progression",
+            labels={"scale": "{scale}", "figure": "12-month change"},
+        ),
+        change_svg="results/figures/change_12m_{scale}.svg",
+    log:
+        "logs/progression_figures/{scale}.log",
+    benchmark:
+        "logs/benchmarks/progression_figures/{scale}.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        progression=config["progression"],
+        birth_eras=config["analysis"]["birth_eras"],
+    script:
+        "../../scripts/rules/progression_figures.py"
