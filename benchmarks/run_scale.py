@@ -1,0 +1,430 @@
+"""Registry-scale benchmark: the whole workflow on the sample, a 10,000- and a 100,000-patient
+registry, against the time of the equivalent R fits on the same data.
+
+    .venv/bin/python benchmarks/run_scale.py                      # sample, 10k, 100k
+    .venv/bin/python benchmarks/run_scale.py --scales sample 10k  # a subset
+    .venv/bin/python benchmarks/run_scale.py --no-r               # skip R even if present
+    .venv/bin/python benchmarks/run_scale.py --readme-only        # README from results/scale.json
+
+For each scale it
+
+1. simulates the registry with the project's simulator (``smanh.simulate``; the 10k and 100k
+   registries differ from the sample only in ``n_births``, at about 3.5 births per enrolled
+   patient) into ``benchmarks/out/<scale>/registry/`` (reused when present; not timed);
+2. runs the whole workflow on it, as a user does (``snakemake -s <repo>/Snakefile
+   --directory benchmarks/out/<scale>/run --cores 2``, from an empty run directory), timing
+   the run and sampling the summed resident memory of Snakemake and all its jobs every
+   0.1 s (the peak is what the machine must hold); every rule writes a ``benchmark:`` file
+   (``logs/benchmarks/<rule>[/<wildcards>].tsv``), from which wall time and max RSS per
+   rule are taken;
+3. when ``Rscript`` is present, with R ``survival`` and ``lme4``: exports the workflow's own
+   analysis dataset and the natural-history HFMSE assessments to CSV (not timed), and times
+   in R, inside one R process, only the fits the workflow's tables correspond to:
+   Kaplan-Meier with delayed entry (``survfit(Surv(entry, exit, event) ~ stratum,
+   conf.type = "log-log")``, with medians and landmark survival) per endpoint and
+   stratification; the configured Cox models (``coxph``, Efron ties, delayed entry, with
+   ``cox.zph``) per endpoint; and ``lmer(score ~ age + (age | patient_id), REML = TRUE)`` on
+   natural-history HFMSE, overall and per SMA type and SMN2 copy stratum.
+
+Results go to ``benchmarks/results/scale.json`` and the 'Registry scale' section of
+``benchmarks/README.md`` (other sections are left alone). The 100k scale takes several
+minutes and about 3 GB of disk; it is never run by the tests or CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+REPOSITORY = HERE.parent
+sys.path.insert(0, str(REPOSITORY / "scripts"))
+
+OUT = HERE / "out"
+RESULTS = HERE / "results" / "scale.json"
+README = HERE / "README.md"
+SAMPLE = REPOSITORY / "data" / "sample"
+
+# n_births: about 3.5 births per enrolled patient (config/simulation.yaml: 7,000 -> ~2,000).
+SCALES = {
+    "sample": None,  # data/sample as committed
+    "10k": {"n_births": 35_000, "seed": 10_000},
+    "100k": {"n_births": 350_000, "seed": 100_000},
+}
+COX_MODELS = [  # the workflow's defaults (smanh.endpoint_analysis.DEFAULT_COX_MODELS)
+    {"name": "type1_smn2_sex", "formula": "smn2_copies + sex", "subset": {"sma_type": ["1"]}},
+    {"name": "type_smn2", "formula": "sma_type + smn2_copies"},
+]
+LANDMARKS = [1, 2, 5, 10, 20]
+MIN_STRATUM = 10
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages({library(survival); library(lme4)})
+args <- commandArgs(trailingOnly = TRUE)
+surv <- read.csv(args[1], colClasses = c(endpoint = "character", sma_type = "character",
+                                          smn2_copies = "character", sex = "character"))
+motor <- read.csv(args[2], colClasses = c(patient_id = "character", sma_type = "character",
+                                          smn2_copies = "character"))
+landmarks <- as.numeric(strsplit(args[3], ",")[[1]])
+min_stratum <- as.integer(args[4])
+elapsed <- c(km = 0, cox = 0, lmm = 0)
+n_fits <- c(km = 0, cox = 0, lmm = 0)
+timed <- function(kind, expr) {
+  start <- proc.time()[["elapsed"]]
+  value <- force(expr)
+  elapsed[[kind]] <<- elapsed[[kind]] + proc.time()[["elapsed"]] - start
+  n_fits[[kind]] <<- n_fits[[kind]] + 1
+  invisible(value)
+}
+known <- function(x) x != "unknown" & x != ""
+big_levels <- function(d, vars) {  # drop unknown values and levels below min_stratum
+  for (v in vars) d <- d[known(d[[v]]), ]
+  for (v in vars) { n <- table(d[[v]]); d <- d[d[[v]] %in% names(n)[n >= min_stratum], ] }
+  d
+}
+for (ep in unique(surv$endpoint)) {
+  d <- surv[surv$endpoint == ep, ]
+  timed("km", { f <- survfit(Surv(entry_age, exit_age, event) ~ 1, data = d, conf.type = "log-log")
+                quantile(f, 0.5); summary(f, times = landmarks, extend = TRUE) })
+  for (by in c("sma_type", "smn2_copies")) {
+    timed("km", { f <- survfit(as.formula(paste("Surv(entry_age, exit_age, event) ~", by)),
+                               data = d, conf.type = "log-log")
+                  quantile(f, 0.5); summary(f, times = landmarks, extend = TRUE) })
+  }
+  m1 <- big_levels(d[d$sma_type == "1", ], c("smn2_copies", "sex"))
+  m2 <- big_levels(d, c("sma_type", "smn2_copies"))
+  for (m in list(list(m1, "smn2_copies + sex"), list(m2, "sma_type + smn2_copies"))) {
+    if (nrow(m[[1]]) == 0 || sum(m[[1]]$event) == 0) next
+    # A degenerate model (a level without events) fails in cox.zph, as it is "not
+    # fitted" in the workflow's table: timed all the same.
+    timed("cox", try(silent = TRUE, suppressWarnings({
+      fit <- coxph(as.formula(paste("Surv(entry_age, exit_age, event) ~", m[[2]])),
+                   data = m[[1]], ties = "efron")
+      cox.zph(fit) })))
+  }
+}
+lmm_strata <- list(list("all", rep(TRUE, nrow(motor))))
+for (by in c("sma_type", "smn2_copies")) for (s in sort(unique(motor[[by]])))
+  lmm_strata[[length(lmm_strata) + 1]] <- list(paste(by, s), motor[[by]] == s)
+for (st in lmm_strata) {
+  d <- motor[st[[2]], ]
+  if (length(unique(d$patient_id)) < min_stratum) next
+  timed("lmm", suppressMessages(suppressWarnings(
+    lmer(score ~ age + (age | patient_id), data = d, REML = TRUE))))
+}
+cat(sprintf("RESULT %s %.3f %d\n", names(elapsed), elapsed, n_fits), sep = "")
+cat("VERSIONS", R.version$major, R.version$minor, as.character(packageVersion("survival")),
+    as.character(packageVersion("lme4")), "\n")
+"""
+
+
+# ---------------------------------------------------------------------- the registries
+def registry_folder(scale: str) -> Path:
+    if SCALES[scale] is None:
+        return SAMPLE
+    folder = OUT / scale / "registry"
+    if not (folder / "assessments.csv").exists():
+        from smanh.simulate import load_config, simulate_registry, write_registry
+
+        params, _ = load_config(REPOSITORY / "config" / "simulation.yaml")
+        values = {"n_births": SCALES[scale]["n_births"]}
+        start = time.perf_counter()
+        tables = simulate_registry(_with(params, values), seed=SCALES[scale]["seed"])
+        write_registry(tables, folder)
+        print(f"[{scale}] simulated in {time.perf_counter() - start:.0f} s -> {folder}", flush=True)
+    return folder
+
+
+def _with(params, values):
+    import dataclasses
+
+    return dataclasses.replace(params, **values)
+
+
+def registry_size(folder: Path) -> dict:
+    def rows(name):
+        with open(folder / f"{name}.csv", "rb") as f:
+            return sum(1 for _ in f) - 1
+
+    return {t: rows(t) for t in ("patients", "events", "treatments", "assessments")}
+
+
+# ---------------------------------------------------------------------- memory sampling
+def _tree_rss_kb(root: int) -> int:
+    """Summed VmRSS (kB) of ``root`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                text = f.read()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        ppid = int(re.search(r"^PPid:\s+(\d+)", text, re.M).group(1))
+        m = re.search(r"^VmRSS:\s+(\d+)", text, re.M)
+        rss[pid] = int(m.group(1)) if m else 0
+        children.setdefault(ppid, []).append(pid)
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+class PeakMemory(threading.Thread):
+    def __init__(self, pid: int, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_kb = pid, interval, 0
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
+            self.stopped.wait(self.interval)
+
+
+# ---------------------------------------------------------------------- the workflow
+def run_workflow(scale: str, registry: Path, cores: int) -> dict:
+    run_dir = OUT / scale / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    (run_dir / "my.yaml").write_text(f"registry:\n  format: canonical\n  path: {registry}\n")
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPOSITORY / "Snakefile"), "--directory",
+               str(run_dir), "--cores", str(cores), "--configfile", str(run_dir / "my.yaml"), "--quiet"]
+    start = time.perf_counter()
+    with open(run_dir / "snakemake.stderr", "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, cwd=run_dir)
+        sampler = PeakMemory(process.pid)
+        sampler.start()
+        returncode = process.wait()
+        sampler.stopped.set()
+        sampler.join()
+    wall = time.perf_counter() - start
+    if returncode != 0:
+        sys.exit(f"[{scale}] the workflow failed; see {run_dir / 'snakemake.stderr'}")
+    rules = per_rule(run_dir / "logs" / "benchmarks")
+    print(f"[{scale}] workflow {wall:.1f} s, peak {sampler.peak_kb / 1024:.0f} MB", flush=True)
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(sampler.peak_kb / 1024, 1), "rules": rules,
+            "tables": sorted(p.name for p in (run_dir / "results" / "tables").glob("*.csv"))}
+
+
+def per_rule(folder: Path) -> dict:
+    """Jobs, summed and longest wall time, and largest max RSS of each rule's benchmark files."""
+    out = {}
+    for path in sorted(folder.rglob("*.tsv")):
+        rule = path.relative_to(folder).parts[0].removesuffix(".tsv")
+        row = pd.read_csv(path, sep="\t").iloc[-1]
+        entry = out.setdefault(rule, {"jobs": 0, "wall_s": 0.0, "max_job_s": 0.0, "max_rss_mb": 0.0})
+        entry["jobs"] += 1
+        entry["wall_s"] = round(entry["wall_s"] + float(row["s"]), 2)
+        entry["max_job_s"] = round(max(entry["max_job_s"], float(row["s"])), 2)
+        rss = pd.to_numeric(row["max_rss"], errors="coerce")
+        entry["max_rss_mb"] = round(max(entry["max_rss_mb"], 0.0 if pd.isna(rss) else float(rss)), 1)
+    return out
+
+
+# ---------------------------------------------------------------------- R
+def r_inputs(scale: str) -> tuple[Path, Path, dict]:
+    """The workflow's analysis dataset and natural-history HFMSE assessments, as CSV."""
+    run = OUT / scale / "run" / "results"
+    folder = OUT / scale / "r"
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = pd.read_parquet(run / "analysis" / "analysis_dataset.parquet")
+    analysed = dataset[(dataset["excluded_reason"].fillna("") == "") & (dataset["exit_age"] > dataset["entry_age"])]
+    surv = pd.DataFrame({
+        "endpoint": analysed["endpoint"], "entry_age": analysed["entry_age"], "exit_age": analysed["exit_age"],
+        "event": analysed["event"].astype(int), "sma_type": analysed["sma_type_group"].astype(str),
+        "smn2_copies": analysed["smn2_group"].astype(str), "sex": analysed["sex"].fillna("").astype(str),
+    })
+    surv_csv = folder / "survival.csv"
+    surv.to_csv(surv_csv, index=False, float_format="%.17g")
+
+    canonical = run / "canonical"
+    patients = pd.read_parquet(canonical / "patients.parquet", columns=["patient_id", "birth_date"])
+    groups = dataset.drop_duplicates("patient_id")[["patient_id", "sma_type_group", "smn2_group"]]
+    first_treatment = (pd.read_parquet(canonical / "treatments.parquet", columns=["patient_id", "start_date"])
+                       .groupby("patient_id")["start_date"].min().rename("first_treatment"))
+    scores = pd.read_parquet(canonical / "assessments.parquet", columns=["patient_id", "date", "scale", "score"])
+    scores = scores[scores["scale"] == "HFMSE"].merge(patients, on="patient_id").merge(
+        first_treatment, on="patient_id", how="left")
+    natural = scores[scores["first_treatment"].isna() | (scores["date"] < scores["first_treatment"])]
+    natural = natural.merge(groups, on="patient_id")
+    motor = pd.DataFrame({
+        "patient_id": natural["patient_id"], "score": natural["score"],
+        "age": (natural["date"] - natural["birth_date"]).dt.days / 365.25,
+        "sma_type": natural["sma_type_group"].astype(str), "smn2_copies": natural["smn2_group"].astype(str),
+    })
+    motor_csv = folder / "hfmse_natural_history.csv"
+    motor.to_csv(motor_csv, index=False, float_format="%.17g")
+    return surv_csv, motor_csv, {"survival_rows": len(surv), "hfmse_assessments": len(motor),
+                                 "hfmse_patients": int(motor["patient_id"].nunique())}
+
+
+def run_r(scale: str) -> dict | None:
+    surv_csv, motor_csv, sizes = r_inputs(scale)
+    script = OUT / scale / "r" / "fits.R"
+    script.write_text(R_SCRIPT)
+    result = subprocess.run(["Rscript", str(script), str(surv_csv), str(motor_csv),
+                             ",".join(map(str, LANDMARKS)), str(MIN_STRATUM)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"[{scale}] R failed:\n{result.stderr[-3000:]}", file=sys.stderr)
+        return None
+    fits = {}
+    for kind, seconds, n in re.findall(r"^RESULT (\w+) ([\d.]+) (\d+)$", result.stdout, re.M):
+        fits[kind] = {"s": float(seconds), "fits": int(n)}
+    versions = re.search(r"^VERSIONS (\S+) (\S+) (\S+) (\S+)", result.stdout, re.M)
+    total = round(sum(v["s"] for v in fits.values()), 2)
+    print(f"[{scale}] R fits {total:.1f} s {fits}", flush=True)
+    return {"fits": fits, "total_s": total, "inputs": sizes,
+            "versions": {"R": f"{versions[1]}.{versions[2]}", "survival": versions[3], "lme4": versions[4]}}
+
+
+# ---------------------------------------------------------------------- report
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M).group(1)
+    except (OSError, AttributeError):
+        pass
+    mem_kb = int(re.search(r"^MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))
+    import snakemake
+
+    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+            "memory_gib": round(mem_kb / 1024**2, 1), "python": platform.python_version(),
+            "snakemake": snakemake.__version__, "pandas": pd.__version__}
+
+
+def readme_section(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        "## Registry scale",
+        "",
+        "The whole workflow (`snakemake --cores 2`, default config: every built-in endpoint, "
+        "stratification and figure) on the sample registry and on simulated 10,000- and "
+        "100,000-patient registries, against R fitting the same models on the same data. "
+        f"Made by `.venv/bin/python benchmarks/run_scale.py` (all numbers from one run, {results['date']}; "
+        "raw numbers in `results/scale.json`).",
+        "",
+        f"Machine: {m['cpu'] or 'unknown CPU'}, {m['cores']} cores, {m['memory_gib']} GiB; "
+        f"{m['platform']}; load average at start {m.get('load_average_1min_at_start', '?')} "
+        "(anything above 0 means other processes shared the 2 cores); "
+        f"Python {m['python']}, Snakemake {m['snakemake']}, pandas {m['pandas']}"
+        + (f"; R {results['r_versions']['R']}, survival {results['r_versions']['survival']}, "
+           f"lme4 {results['r_versions']['lme4']}" if results.get("r_versions") else "") + ".",
+        "",
+        "| registry | patients | assessments | workflow wall s | workflow peak MB | R fits s (KM / Cox / lmer) | workflow ÷ R | workflow ÷ R without lmer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scale, r in results["scales"].items():
+        size, wf, rr = r["registry"], r["workflow"], r.get("r")
+        if rr:
+            parts = " / ".join(f"{rr['fits'].get(k, {}).get('s', 0):.1f}" for k in ("km", "cox", "lmm"))
+            r_cell, ratio = f"{rr['total_s']:.1f} ({parts})", f"{wf['wall_s'] / rr['total_s']:.2f}"
+            survival_s = sum(rr["fits"].get(k, {}).get("s", 0) for k in ("km", "cox"))
+            ratio_survival = f"{wf['wall_s'] / survival_s:.2f}" if survival_s else "–"
+        else:
+            r_cell, ratio, ratio_survival = "–", "–", "–"
+        lines.append(f"| {scale} | {size['patients']:,} | {size['assessments']:,} | {wf['wall_s']:.1f} | "
+                     f"{wf['peak_rss_mb']:.0f} | {r_cell} | {ratio} | {ratio_survival} |")
+    lines += [
+        "",
+        "Workflow wall time: from starting Snakemake to its exit, every job included (Python "
+        "start-up, reading the export, validation, every table, figure and the report). Peak: the "
+        "largest summed resident memory of Snakemake and all its running jobs (sampled every 0.1 s). "
+        "R: only the model fits, inside one R process (reading the CSVs excluded): Kaplan-Meier "
+        "with delayed entry per endpoint and stratification (with medians and landmarks), the two "
+        "default Cox models per endpoint (Efron ties, with `cox.zph`), and `lmer(score ~ age + "
+        "(age | patient_id), REML = TRUE)` on natural-history HFMSE overall and per SMA type and "
+        "SMN2 stratum. A ratio below 1 means the whole workflow finished faster than R's fits alone.",
+        "",
+    ]
+    for note in ("r_note", "load_note", "lmm_note"):
+        if results.get(note):
+            lines += [results[note], ""]
+    for scale, r in results["scales"].items():
+        lines += [f"### Per rule: {scale}", "",
+                  "| rule | jobs | wall s (sum) | longest job s | max RSS MB |", "|---|---:|---:|---:|---:|"]
+        for rule, e in sorted(r["workflow"]["rules"].items(), key=lambda kv: -kv[1]["wall_s"]):
+            lines.append(f"| {rule} | {e['jobs']} | {e['wall_s']:.1f} | {e['max_job_s']:.1f} | {e['max_rss_mb']:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_readme_section(section: str) -> None:
+    """Replace (or append) the 'Registry scale' section, leaving other sections alone."""
+    text = README.read_text() if README.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(r"## Registry scale\n.*?(?=\n## |\Z)", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    README.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", nargs="+", choices=list(SCALES), default=list(SCALES))
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--no-r", action="store_true", help="do not run the R fits")
+    parser.add_argument("--readme-only", action="store_true", help="rewrite the README section from results/scale.json")
+    parser.add_argument("--r-only", action="store_true",
+                        help="only (re)run the R fits on the workflow runs in benchmarks/out/, into results/scale.json")
+    args = parser.parse_args()
+
+    if args.readme_only:
+        write_readme_section(readme_section(json.loads(RESULTS.read_text())))
+        return
+    if args.r_only:
+        results = json.loads(RESULTS.read_text())
+        for scale in args.scales:
+            if scale in results["scales"]:
+                results["scales"][scale]["r"] = run_r(scale)
+                if results["scales"][scale]["r"]:
+                    results["r_versions"] = results["scales"][scale]["r"]["versions"]
+        results["r_note"] = (f"R fits timed in a separate run ({time.strftime('%Y-%m-%d')}, load average "
+                             f"{os.getloadavg()[0]:.1f}) on the same data as the workflow runs.")
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        write_readme_section(readme_section(results))
+        return
+    with_r = not args.no_r and shutil.which("Rscript") is not None
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "scales": {}}
+    for scale in args.scales:
+        registry = registry_folder(scale)
+        entry = {"registry": registry_size(registry), "workflow": run_workflow(scale, registry, args.cores)}
+        if with_r:
+            entry["r"] = run_r(scale)
+            if entry["r"]:
+                results["r_versions"] = entry["r"]["versions"]
+        results["scales"][scale] = entry
+    wired = any("lmm" in rule for s in results["scales"].values() for rule in s["workflow"]["rules"])
+    if not wired:
+        results["lmm_note"] = (
+            "The mixed-model engine (`smanh.lmm`) is not yet a rule of the workflow, so the workflow "
+            "times above contain no mixed-model fits while R's include `lmer`; "
+            "see 'Linear mixed models' below for the engine against lme4 on its own. "
+            "Rerun this script once the rule exists: its fits are then in the workflow's time.")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_readme_section(readme_section(results))
+    print(f"wrote {RESULTS} and the 'Registry scale' section of {README}")
+
+
+if __name__ == "__main__":
+    main()
