@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
 
-.PHONY: run test lint format sample clean env
+.PHONY: run pdf test lint format sample clean env test-slurm
 
 env: $(STAMP)
 
@@ -30,8 +30,19 @@ run: $(STAMP)
 	@echo
 	@echo "Report: $(CURDIR)/results/report/report.html"
 
+# The report as PDF too (needs Debian's chromium).
+pdf: $(STAMP)
+	$(BIN)/snakemake results/report/report.pdf --snakefile Snakefile --cores $(CORES) --configfile config/config.yaml
+	@echo "PDF report: $(CURDIR)/results/report/report.pdf"
+
+# The SLURM integration test (tests/test_slurm.py) runs in `make test-slurm`, which first
+# starts a single-node SLURM cluster on this machine (root; installs slurm-wlm, munge).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slurm"
+
+test-slurm: $(STAMP)
+	bash scripts/slurm/start-cluster.sh
+	SMANH_REQUIRE_SLURM=1 $(BIN)/python -m pytest -m slurm
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint --snakefile Snakefile --configfile config/config.yaml
@@ -43,6 +54,7 @@ format: $(STAMP)
 # Regenerates data/sample/ byte for byte (a test checks that it is unchanged).
 sample: $(STAMP)
 	$(BIN)/python -m smanh.simulate --config config/simulation.yaml --out data/sample
+	$(BIN)/python -m smanh.redcap_sample --sample data/sample --out data/sample_redcap
 
 clean:
 	rm -rf results .snakemake

@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/progression.smk"
 include: "workflow/rules/report.smk"
 
 

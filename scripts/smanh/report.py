@@ -12,10 +12,13 @@ import math
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 import yaml
 
-from smanh.endpoints import ENDPOINTS, EXCLUSION_REASONS
+from smanh.data_quality import display_sections
+from smanh.flow_diagram import strobe_flow_svg
+from smanh.endpoints import EXCLUSION_REASONS, endpoint
 
 COUNT_COLUMNS = ("n", "events", "at_risk")
 
@@ -55,13 +58,17 @@ def methods_context(config: dict) -> dict:
     analysis = config["analysis"]
     return {
         "endpoints": [
-            {"name": name, "description": ENDPOINTS[name].description} for name in analysis["endpoints"]
+            {"name": spec.name, "description": spec.description + (
+                f" (time since {spec.time_origin})" if spec.time_origin != "birth" else "")}
+            for spec in map(endpoint, analysis["endpoints"])
         ],
         "censor_at_treatment": analysis["censor_at_treatment"],
         "landmark_ages": analysis["landmark_ages"],
         "confidence_level": analysis["confidence_level"],
         "stratify_by": analysis["stratify_by"],
         "exclusion_reasons": EXCLUSION_REASONS,
+        "min_stratum_size": analysis.get("min_stratum_size", 1),
+        "ph_alpha": analysis.get("ph_alpha", 0.05),
     }
 
 
@@ -74,6 +81,10 @@ def render_report(
     km_summary: pd.DataFrame,
     figures: list[str | Path],
     min_cell_count: int,
+    data_quality: pd.DataFrame | None = None,
+    survival: dict[str, pd.DataFrame] | None = None,
+    parametric_figures: list[str | Path] | None = None,
+    progression: dict | None = None,
 ) -> str:
     """Render the HTML report from the run's tables, summary and figures."""
     template_path = Path(template_path)
@@ -93,7 +104,117 @@ def render_report(
         min_cell_count=min_cell_count,
         methods=methods_context(summary["config"]),
         cohort_flow=display_table(cohort_flow, min_cell_count),
+        flow_diagram=strobe_flow_svg(cohort_flow, min_cell_count),
+        data_quality=display_sections(data_quality, min_cell_count) if data_quality is not None else [],
         km_by_endpoint=km_by_endpoint,
         figures={Path(f).stem.removeprefix("km_"): embed_png(f) for f in figures},
+        survival=survival_context(
+            survival or {}, parametric_figures or [], summary["config"], min_cell_count
+        ),
         config_yaml=yaml.safe_dump(summary["config"], sort_keys=False),
+        progression=progression or {},
     )
+
+
+# --------------------------------------------------------------------------- survival models
+SURVIVAL_REPORT_TABLES = (
+    "km_tests", "km_summary_sensitivity", "cox", "cuminc", "rmst", "parametric",
+)
+
+
+def _rows_of(frame: pd.DataFrame | None, endpoint: str) -> pd.DataFrame:
+    if frame is None or frame.empty:
+        return pd.DataFrame()
+    return frame[frame["endpoint"] == endpoint].drop(columns="endpoint")
+
+
+def _ci(estimate, lo, hi, digits: int = 2) -> str:
+    if estimate is None or (isinstance(estimate, float) and math.isnan(estimate)):
+        return "—"
+    return f"{format_number(estimate, digits)} ({format_number(lo, digits)} to {format_number(hi, digits)})"
+
+
+def cuminc_at(curves: pd.DataFrame, ages) -> pd.DataFrame:
+    """Cumulative incidence (step function) at ``ages`` per stratum and state, from
+    ``cuminc.csv``; empty beyond the last time of the curve."""
+    rows = []
+    for (by, stratum, state), curve in curves.groupby(["stratify_by", "stratum", "state"], sort=False):
+        times, cif = curve["time_years"].to_numpy(), curve["cif"].to_numpy()
+        values = {}
+        for age in ages:
+            idx = np.searchsorted(times, age, side="right") - 1
+            values[f"at {age:g} y"] = (
+                float("nan") if age > times[-1] else (cif[idx] if idx >= 0 else 0.0)
+            )
+        rows.append({"stratify_by": by, "stratum": stratum, "state": state, **values})
+    return pd.DataFrame(rows)
+
+
+def survival_context(
+    tables: dict[str, pd.DataFrame], parametric_figures, config: dict, min_cell_count: int
+) -> dict:
+    """Per endpoint: display tables of the tests across strata, the sensitivity analysis,
+    Cox (HR with CI and PH flag), cumulative incidence at the landmark ages, RMST and the
+    parametric AIC table; and the parametric figure. Counts below ``min_cell_count`` are
+    suppressed; every number is from ``results/tables/``."""
+    analysis = config["analysis"]
+    figures = {Path(f).stem.removeprefix("parametric_"): embed_png(f) for f in parametric_figures}
+    context = {}
+    for endpoint in figures or [name for name in _endpoint_names(tables)]:
+        out = {"parametric_figure": figures.get(endpoint)}
+        tests = _rows_of(tables.get("km_tests"), endpoint)
+        out["tests"] = display_table(tests[["stratify_by", "strata", "n", "events", "chisq", "df", "p", "note"]],
+                                     min_cell_count, 3) if len(tests) else None
+        sens = _rows_of(tables.get("km_summary_sensitivity"), endpoint)
+        out["sensitivity"] = display_table(
+            sens[["stratify_by", "stratum", "n", "events", "median_years", "median_lo", "median_hi"]],
+            min_cell_count) if len(sens) else None
+        cox = _rows_of(tables.get("cox"), endpoint)
+        if len(cox):
+            shown = pd.DataFrame({
+                "model": cox["model"], "term": cox["term"].fillna(""),
+                "reference": cox["reference"].fillna(""),
+                "n": [suppress_count(v, min_cell_count) for v in cox["n"]],
+                "events": [suppress_count(v, min_cell_count) for v in cox["events"]],
+                "HR (95% CI)": [_ci(h, lo, hi) for h, lo, hi in zip(cox["hr"], cox["hr_lo"], cox["hr_hi"])],
+                "p": [format_number(v, 3) for v in cox["p"]],
+                "PH test p": [format_number(v, 3) for v in cox["ph_p"]],
+                "PH": ["violated" if v is True or v == 1 or str(v) == "True" else ("" if pd.isna(v) else "ok")
+                       for v in cox["ph_violated"]],
+                "note": cox["note"].fillna(""),
+            })
+            out["cox"] = shown
+        else:
+            out["cox"] = None
+        cuminc = _rows_of(tables.get("cuminc"), endpoint)
+        out["cuminc"] = (display_table(cuminc_at(cuminc, analysis["landmark_ages"]), min_cell_count, 3)
+                         if len(cuminc) else None)
+        rmst = _rows_of(tables.get("rmst"), endpoint)
+        if len(rmst):
+            out["rmst"] = pd.DataFrame({
+                "stratify_by": rmst["stratify_by"], "stratum": rmst["stratum"],
+                "tau": [format_number(v, 0) for v in rmst["tau"]],
+                "n": [suppress_count(v, min_cell_count) for v in rmst["n"]],
+                "RMST (95% CI)": [_ci(e, lo, hi) for e, lo, hi in zip(rmst["rmst"], rmst["lo"], rmst["hi"])],
+                "difference vs reference (95% CI)": [
+                    "" if pd.isna(r) else f"{_ci(e, lo, hi)} vs {r}"
+                    for e, lo, hi, r in zip(rmst["difference"], rmst["difference_lo"],
+                                            rmst["difference_hi"], rmst["reference"])],
+            })
+        else:
+            out["rmst"] = None
+        parametric = _rows_of(tables.get("parametric"), endpoint)
+        out["parametric"] = display_table(
+            parametric[["stratify_by", "stratum", "dist", "n", "events", "aic", "bic", "delta_aic",
+                        "median_years", "note"]].fillna({"note": ""}),
+            min_cell_count, 1) if len(parametric) else None
+        context[endpoint] = out
+    return context
+
+
+def _endpoint_names(tables: dict[str, pd.DataFrame]) -> list[str]:
+    names: list[str] = []
+    for frame in tables.values():
+        if frame is not None and "endpoint" in frame:
+            names += [n for n in dict.fromkeys(frame["endpoint"]) if n not in names]
+    return names

@@ -5,31 +5,53 @@ from pathlib import Path
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 from smanh.config import validate_config
+from smanh.endpoint_analysis import SURVIVAL_TABLES
+from smanh.endpoints import endpoint_names
+from smanh.progression import PROGRESSION_TABLES, scale_models
 
 config.update(
     validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 )
 
-ENDPOINTS = config["analysis"]["endpoints"]
+ENDPOINT_SPECS = config["analysis"]["endpoints"]  # names or mappings
+ENDPOINTS = endpoint_names(ENDPOINT_SPECS)
 REGISTRY_TABLES = ["patients", "events", "treatments", "assessments"]
+SCALES = list(scale_models(config["progression"]))  # checks names and terms
 
 
 wildcard_constraints:
     endpoint="|".join(ENDPOINTS),
+    scale="|".join(SCALES) or "no-scale",
 
 
 def registry_path():
-    """The export folder; relative paths are relative to the run directory."""
-    return Path(config["registry"]["path"]).expanduser()
+    """The canonical export (folder or .xlsx); relative paths: from the run directory."""
+    return Path(config["registry"].get("path", "")).expanduser()
+
+
+def redcap_files():
+    """export, dictionary and mapping of a REDCap export (mapping: bundled default)."""
+    redcap = config["registry"].get("redcap", {})
+    default_mapping = workflow.source_path("../../config/redcap_mapping.yaml")
+    return {
+        "export": str(Path(redcap.get("export", "")).expanduser()),
+        "dictionary": str(Path(redcap.get("dictionary", "")).expanduser()),
+        "mapping": str(Path(redcap.get("mapping", default_mapping)).expanduser()),
+    }
 
 
 def registry_files():
     """The export's files, so that a changed export reruns the workflow."""
-    folder = registry_path()
+    if config["registry"]["format"] == "redcap":
+        return sorted(f for f in redcap_files().values() if Path(f).exists())
+    path = registry_path()
+    if path.is_file():
+        return [str(path)]
     return sorted(
-        str(folder / f"{t}.csv")
+        str(path / f"{t}{suffix}")
         for t in REGISTRY_TABLES
-        if (folder / f"{t}.csv").exists()
+        for suffix in (".csv", ".parquet")
+        if (path / f"{t}{suffix}").exists()
     )
 
 
@@ -47,11 +69,78 @@ def km_figures():
     return expand("results/figures/km_{endpoint}.png", endpoint=ENDPOINTS)
 
 
+def parametric_figures():
+    return expand("results/figures/parametric_{endpoint}.png", endpoint=ENDPOINTS)
+
+
+def survival_outputs():
+    """Every table of one endpoint's survival job (wildcard {endpoint})."""
+    return {t: f"results/survival/{{endpoint}}/{t}.csv" for t in SURVIVAL_TABLES}
+
+
+def survival_per_endpoint():
+    """Each table of every endpoint, for the gather rule."""
+    return {
+        t: expand(
+            "results/survival/{endpoint}/{table}.csv", endpoint=ENDPOINTS, table=t
+        )
+        for t in SURVIVAL_TABLES
+    }
+
+
+def gathered_tables():
+    return {t: f"results/tables/{t}.csv" for t in SURVIVAL_TABLES}
+
+
+def survival_datasets():
+    """The analysis dataset and, with analysis.sensitivity_analysis, the sensitivity one."""
+    inputs = {"dataset": "results/analysis/analysis_dataset.parquet"}
+    if config["analysis"]["sensitivity_analysis"]:
+        inputs["sensitivity"] = "results/analysis/analysis_dataset_sensitivity.parquet"
+    return inputs
+
+
 def final_targets():
     return [
         "results/report/report.html",
         "results/summary.json",
-        "results/tables/km_summary.csv",
-        "results/tables/km_curves.csv",
         "results/tables/cohort_flow.csv",
+        "results/tables/data_quality.csv",
+        *gathered_tables().values(),
+        *parametric_figures(),
+        *(gathered_progression_tables().values() if SCALES else []),
+        *progression_figures("progression"),
+        *progression_figures("change_12m"),
     ]
+
+
+def progression_outputs():
+    """Every table of one scale's progression job (wildcard {scale})."""
+    return {t: f"results/progression/{{scale}}/{t}.csv" for t in PROGRESSION_TABLES}
+
+
+def progression_per_scale():
+    """Each progression table of every scale, for the gather rule."""
+    return {
+        t: expand("results/progression/{scale}/{table}.csv", scale=SCALES, table=t)
+        for t in PROGRESSION_TABLES
+    }
+
+
+def gathered_progression_tables():
+    return {t: f"results/tables/{t}.csv" for t in PROGRESSION_TABLES}
+
+
+def progression_figures(kind):
+    return expand("results/figures/{kind}_{scale}.png", kind=kind, scale=SCALES)
+
+
+def progression_report_inputs():
+    """The progression tables and figures the report shows (none without scales)."""
+    if not SCALES:
+        return {}
+    return {
+        **gathered_progression_tables(),
+        "spaghetti_figures": progression_figures("progression"),
+        "change_figures": progression_figures("change_12m"),
+    }

@@ -4,12 +4,17 @@ rule ingest:
     output:
         **canonical_tables(),
         sources="results/canonical/sources.json",
+        exclusions="results/canonical/exclusions.csv",
+        data_quality="results/tables/data_quality.csv",
     log:
         "logs/ingest.log",
+    benchmark:
+        "logs/benchmarks/ingest.tsv"
     conda:
         "../../environment.yml"
     params:
         registry=config["registry"],
+        redcap=redcap_files(),
         problems="results/validation/problems.csv",
     script:
         "../../scripts/rules/ingest.py"
@@ -18,15 +23,18 @@ rule ingest:
 rule analysis_dataset:
     input:
         **canonical_tables(),
+        exclusions="results/canonical/exclusions.csv",
     output:
         dataset="results/analysis/analysis_dataset.parquet",
         cohort_flow="results/tables/cohort_flow.csv",
     log:
         "logs/analysis_dataset.log",
+    benchmark:
+        "logs/benchmarks/analysis_dataset.tsv"
     conda:
         "../../environment.yml"
     params:
-        endpoints=ENDPOINTS,
+        endpoints=ENDPOINT_SPECS,
         censor_at_treatment=config["analysis"]["censor_at_treatment"],
     script:
         "../../scripts/rules/analysis_dataset.py"

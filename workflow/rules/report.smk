@@ -10,6 +10,9 @@ rule summary_json:
         "results/summary.json",
     log:
         "logs/summary_json.log",
+    benchmark:
+        "logs/benchmarks/summary_json.tsv"
+    localrule: True
     conda:
         "../../environment.yml"
     params:
@@ -20,14 +23,26 @@ rule summary_json:
 
 rule report:
     input:
+        **progression_report_inputs(),
         summary="results/summary.json",
         cohort_flow="results/tables/cohort_flow.csv",
         km_summary="results/tables/km_summary.csv",
+        data_quality="results/tables/data_quality.csv",
         figures=km_figures(),
+        parametric_figures=parametric_figures(),
+        km_tests="results/tables/km_tests.csv",
+        km_summary_sensitivity="results/tables/km_summary_sensitivity.csv",
+        cox="results/tables/cox.csv",
+        cuminc="results/tables/cuminc.csv",
+        rmst="results/tables/rmst.csv",
+        parametric="results/tables/parametric.csv",
     output:
         "results/report/report.html",
     log:
         "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
+    localrule: True
     conda:
         "../../environment.yml"
     params:
@@ -36,3 +51,20 @@ rule report:
         min_cell_count=config["report"]["min_cell_count"],
     script:
         "../../scripts/rules/report.py"
+
+
+# Its own target (not in `all`): needs Chromium. `make pdf` or snakemake results/report/report.pdf
+rule report_pdf:
+    input:
+        "results/report/report.html",
+    output:
+        "results/report/report.pdf",
+    log:
+        "logs/report_pdf.log",
+    benchmark:
+        "logs/benchmarks/report_pdf.tsv"
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/rules/report_pdf.py"

@@ -1,0 +1,15 @@
+"""Rule report_pdf: the reviewer report printed to PDF by headless Chromium."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
+
+from smanh.pdf import html_to_pdf
+from smanh.rule_io import run_rule
+
+
+def main():
+    html_to_pdf(snakemake.input[0], snakemake.output[0])
+
+
+run_rule(main, snakemake.log[0])
