@@ -8,33 +8,34 @@ import json
 from pathlib import Path
 
 from smanh.progression_report import PROGRESSION_REPORT_TABLES, progression_context
-from smanh.report import SURVIVAL_REPORT_TABLES, render_report
+from smanh.report import render_report
 from smanh.rule_io import read_csv, run_rule
+
+FIGURE_INPUTS = ("figures", "parametric_figures", "cox_forest", "spaghetti_figures", "change_figures")
 
 
 def main():
     with open(snakemake.input.summary, encoding="utf-8") as handle:
         summary = json.load(handle)
+    tables = {
+        name: read_csv(path)
+        for name, path in snakemake.input.items()
+        if name not in FIGURE_INPUTS and name != "summary"
+    }
+    progression = {name: tables[name] for name in PROGRESSION_REPORT_TABLES if name in tables}
     html = render_report(
         snakemake.params.template,
         title=snakemake.params.title,
         summary=summary,
-        cohort_flow=read_csv(snakemake.input.cohort_flow),
-        km_summary=read_csv(snakemake.input.km_summary),
-        figures=list(snakemake.input.figures),
-        min_cell_count=snakemake.params.min_cell_count,
-        data_quality=read_csv(snakemake.input.data_quality),
-        survival={
-            name: read_csv(snakemake.input[name])
-            for name in SURVIVAL_REPORT_TABLES
+        tables=tables,
+        figures={
+            "km": list(snakemake.input.figures),
+            "parametric": list(snakemake.input.parametric_figures),
+            "cox_forest": snakemake.input.cox_forest,
         },
-        parametric_figures=list(snakemake.input.parametric_figures),
+        min_cell_count=snakemake.params.min_cell_count,
         progression=progression_context(
-            {
-                name: read_csv(snakemake.input[name])
-                for name in PROGRESSION_REPORT_TABLES
-                if name in snakemake.input.keys()
-            },
+            progression,
             list(snakemake.input.get("spaghetti_figures", [])),
             list(snakemake.input.get("change_figures", [])),
             snakemake.params.min_cell_count,

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from smanh.errors import ModelError
 
 __all__ = ["Design", "design_matrix", "CoxResult", "fit_cox", "cox_zph"]
 
-_Z95 = stats.norm.ppf(0.975)
+_Z95 = special.ndtri(0.975)
 # |beta| * sd(x) beyond this means a hazard ratio of e^12 per SD: a diverging coefficient
 # (complete or quasi-complete separation), not an estimate.
 _SEPARATION_LIMIT = 12.0
@@ -167,7 +167,7 @@ class CoxResult:
 
     @property
     def p(self) -> np.ndarray:
-        return 2 * stats.norm.sf(np.abs(self.z))
+        return 2 * special.ndtr(-np.abs(self.z))
 
     @property
     def hr(self) -> np.ndarray:
@@ -191,63 +191,125 @@ class CoxResult:
 
 @dataclass
 class _CoxData:
-    """Sorted-out risk sets: per event time, indices at risk and indices of events."""
+    """Risk-set structure of counting-process data, for sums over risk sets.
+
+    Risk set ``k`` (one per distinct event time within a stratum, ordered by stratum
+    then time) holds the subjects with ``entry < times[k] <= exit`` of its stratum.
+    Sums over it are cumulative sums: (sum over exit >= t) - (sum over entry >= t),
+    per stratum (:meth:`risk_sums`).
+    """
 
     x: np.ndarray  # centred covariates
+    entry: np.ndarray
     exit: np.ndarray
     strata: np.ndarray  # integer codes
-    risk: list[np.ndarray]
-    deaths: list[np.ndarray]
     times: np.ndarray  # event time of each risk set
+    set_strata: np.ndarray  # stratum code of each risk set
+    death_idx: np.ndarray  # event subjects, grouped by risk set (in input order)
+    death_set: np.ndarray  # risk set of each entry of death_idx
+    death_counts: np.ndarray  # events per risk set
+    blocks: list  # per stratum: (rows by exit, rows by entry, exit pos, entry pos, sets)
+
+    @property
+    def deaths(self) -> list[np.ndarray]:
+        return np.split(self.death_idx, np.cumsum(self.death_counts)[:-1])
+
+    def risk_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sums of ``values`` (n, q) over every risk set: shape (K, q).
+
+        Suffix sums: at risk at t = exit >= t, less those with entry >= t (not yet
+        entered; their exit is later too). Sets where the difference cancels (sums of
+        the late entrants dwarf it, as under a diverging coefficient) are summed
+        directly.
+        """
+        q = values.shape[1]
+        out = np.zeros((len(self.times), q))
+        for by_exit, by_entry, exit_pos, entry_pos, sets in self.blocks:
+            after_exit = _suffix_sums(values[by_exit])[exit_pos]
+            after_entry = _suffix_sums(values[by_entry])[entry_pos]
+            sums = after_exit - after_entry
+            scale = np.abs(after_exit[:, 0]) + np.abs(after_entry[:, 0])
+            bad = np.flatnonzero(~(sums[:, 0] > 1e-6 * scale))
+            for b in bad:
+                t = self.times[sets[b]]
+                rows = by_exit[exit_pos[b] :]
+                rows = rows[self.entry[rows] < t]
+                sums[b] = values[rows].sum(0)
+            out[sets] = sums
+        return out
 
 
-def _risk_sets(entry, exit_, status, strata) -> tuple[list, list, np.ndarray]:
-    risk, deaths, times = [], [], []
+def _suffix_sums(values: np.ndarray) -> np.ndarray:
+    """``out[i] = values[i:].sum(0)``, with a zero row at the end."""
+    out = np.zeros((len(values) + 1, values.shape[1]))
+    np.cumsum(values[::-1], axis=0, out=out[-2::-1])
+    return out
+
+
+def _risk_sets(entry, exit_, status, strata, x) -> _CoxData:
+    times, set_strata, blocks = [], [], []
+    death_idx, death_set, death_counts = [], [], []
+    k = 0
     for s in np.unique(strata):
-        in_s = strata == s
-        for t in np.unique(exit_[in_s & status]):
-            risk.append(np.flatnonzero(in_s & (entry < t) & (exit_ >= t)))
-            deaths.append(np.flatnonzero(in_s & status & (exit_ == t)))
-            times.append(t)
-    return risk, deaths, np.asarray(times)
+        rows = np.flatnonzero(strata == s)
+        dead = rows[status[rows]]
+        t_s, inverse, counts = np.unique(exit_[dead], return_inverse=True, return_counts=True)
+        order = np.argsort(inverse, kind="stable")  # grouped by time, input order within
+        death_idx.append(dead[order])
+        death_set.append(k + inverse[order])
+        death_counts.append(counts)
+        by_exit = rows[np.argsort(exit_[rows], kind="stable")]
+        by_entry = rows[np.argsort(entry[rows], kind="stable")]
+        exit_pos = np.searchsorted(exit_[by_exit], t_s, side="left")
+        entry_pos = np.searchsorted(entry[by_entry], t_s, side="left")
+        blocks.append((by_exit, by_entry, exit_pos, entry_pos, np.arange(k, k + len(t_s))))
+        times.append(t_s)
+        set_strata.append(np.full(len(t_s), s))
+        k += len(t_s)
+    return _CoxData(
+        x, entry, exit_, strata, np.concatenate(times), np.concatenate(set_strata),
+        np.concatenate(death_idx), np.concatenate(death_set), np.concatenate(death_counts), blocks,
+    )
 
 
 def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):
-    """Log partial likelihood, score and information (Efron ties).
+    """Log partial likelihood, score and information (Efron ties), vectorised.
 
     With ``g`` (one value per risk set) also returns the score and the full information
     of the model augmented with covariates ``x * g(t)`` at (beta, 0), for cox.zph, and
-    the Schoenfeld residuals of each event.
+    the Schoenfeld residuals of each event (grouped by risk set).
     """
     x = data.x
-    p = x.shape[1]
+    n, p = x.shape
     eta = x @ beta
-    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
-    u2, i12, i22 = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
-    schoen = []
-    for k, (r, d) in enumerate(zip(data.risk, data.deaths)):
-        m = eta[r].max()  # scale by the largest risk score: no overflow for large beta
-        w_r, w_d = np.exp(eta[r] - m), np.exp(eta[d] - m)
-        xr, xd = x[r], x[d]
-        s0r, s1r, s2r = w_r.sum(), w_r @ xr, (xr * w_r[:, None]).T @ xr
-        s0d, s1d, s2d = w_d.sum(), w_d @ xd, (xd * w_d[:, None]).T @ xd
-        nd = len(d)
-        frac = np.arange(nd) / nd
-        s0 = s0r - frac * s0d
-        means = (s1r[None, :] - frac[:, None] * s1d[None, :]) / s0[:, None]
-        loglik += eta[d].sum() - np.sum(np.log(s0) + m)
-        score += xd.sum(0) - means.sum(0)
-        v = np.zeros((p, p))
-        for j in range(nd):
-            v += (s2r - frac[j] * s2d) / s0[j] - np.outer(means[j], means[j])
-        info += v
-        if g is not None:
-            u2 += g[k] * (xd.sum(0) - means.sum(0))
-            i12 += g[k] * v
-            i22 += g[k] ** 2 * v
-            schoen.append(xd - means.mean(0))
+    m = eta.max()  # scale by the largest risk score: no overflow for large beta
+    w = np.exp(eta - m)
+    xx = (x[:, :, None] * x[:, None, :]).reshape(n, p * p)
+    values = np.column_stack([w, x * w[:, None], xx * w[:, None]])
+    risk = data.risk_sums(values)
+    d, k_of = data.death_idx, data.death_set
+    dvals = values[d]
+    counts = data.death_counts
+    first = np.cumsum(counts) - counts
+    dead = np.add.reduceat(dvals, first, axis=0)  # deaths are grouped by risk set
+    # Efron: the j-th (0-based) of the d tied events sees risk - j/d of the tied events
+    frac = (np.arange(len(d)) - first[k_of]) / counts[k_of]
+    s = risk[k_of] - frac[:, None] * dead[k_of]  # (D, 1 + p + p*p)
+    s0 = s[:, 0]
+    means = s[:, 1 : 1 + p] / s0[:, None]
+    v = s[:, 1 + p :].reshape(-1, p, p) / s0[:, None, None] - means[:, :, None] * means[:, None, :]
+    xd = x[d]
+    loglik = float(eta[d].sum() - np.sum(np.log(s0) + m))
+    score = xd.sum(0) - means.sum(0)
+    info = v.sum(0)
     if g is None:
         return loglik, score, info
+    gj = g[k_of]
+    u2 = (gj[:, None] * (xd - means)).sum(0)
+    i12 = (gj[:, None, None] * v).sum(0)
+    i22 = ((gj**2)[:, None, None] * v).sum(0)
+    mean_of_means = np.add.reduceat(means, first, axis=0) / counts[:, None]
+    schoen = xd - mean_of_means[k_of]
     return loglik, score, info, u2, i12, i22, schoen
 
 
@@ -306,8 +368,7 @@ def fit_cox(
         raise ModelError("no events: a Cox model needs at least one event")
     _check_columns(x, design.columns)
     x_centred = x - x.mean(0)  # as R: centring does not change the partial likelihood
-    risk, deaths, times = _risk_sets(entry, exit_, status, strata_codes)
-    data = _CoxData(x_centred, exit_, strata_codes, risk, deaths, times)
+    data = _risk_sets(entry, exit_, status, strata_codes, x_centred)
 
     p = x.shape[1]
     beta = np.zeros(p)
@@ -368,7 +429,7 @@ def _solve(info, vec, columns):
 
 
 def _chisq(stat: float, df: int) -> dict:
-    return {"chisq": stat, "df": df, "p": float(stats.chi2.sf(stat, df))}
+    return {"chisq": stat, "df": df, "p": float(special.chdtrc(df, stat))}
 
 
 def _check_times(entry, exit_, event):
@@ -452,9 +513,10 @@ def _check_separation(beta, x, status, design: Design) -> None:
 # --------------------------------------------------------------------------- cox.zph
 def _km_left(entry, exit_, status, times) -> np.ndarray:
     """Left-continuous product-limit S(t-) with delayed entry, all strata pooled."""
-    event_times = np.unique(exit_[status])
-    n_risk = np.array([np.sum((entry < t) & (exit_ >= t)) for t in event_times])
-    n_event = np.array([np.sum(status & (exit_ == t)) for t in event_times])
+    event_times, n_event = np.unique(exit_[status], return_counts=True)
+    n_risk = np.searchsorted(np.sort(entry), event_times, side="left") - np.searchsorted(
+        np.sort(exit_), event_times, side="left"
+    )
     surv = np.cumprod(1 - n_event / n_risk)
     idx = np.searchsorted(event_times, times, side="left")  # event times strictly before t
     return np.concatenate([[1.0], surv])[idx]
@@ -509,20 +571,20 @@ def _scaled_schoenfeld(fit, data, i11, schoen, g_per_set) -> pd.DataFrame:
     Multi-column terms are combined with their coefficients, as R does; R's per-stratum
     adjustment for columns constant within a stratum is not reproduced.
     """
-    p, n_events = len(fit.coef), sum(len(d) for d in data.deaths)
+    p, n_events = len(fit.coef), len(data.death_idx)
     terms = list(fit.terms.items())
     combine = np.zeros((p, len(terms)))
     for i, (_, cols) in enumerate(terms):
         combine[cols, i] = 1.0 if len(cols) == 1 else fit.coef[cols]
     vmean = combine.T @ (i11 / n_events) @ combine
-    resid = np.vstack(schoen) @ combine
+    resid = schoen @ combine
     scaled = np.linalg.solve(vmean, resid.T).T
     offset = np.array([fit.coef[c[0]] if len(c) == 1 else 1.0 for _, c in terms])
     scaled += offset
     # one row per event, in R's order: stratum, time, then reversed input order in ties
-    idx = np.concatenate(data.deaths)
-    times = np.repeat(data.times, [len(d) for d in data.deaths])
-    g = np.repeat(g_per_set, [len(d) for d in data.deaths])
+    idx = data.death_idx
+    times = data.times[data.death_set]
+    g = g_per_set[data.death_set]
     order = np.lexsort((-idx, times, data.strata[idx]))
     out = pd.DataFrame(scaled[order], columns=[t for t, _ in terms])
     out.insert(0, "g", g[order])
@@ -559,9 +621,7 @@ def cox_score_test(entry, exit, event, groups) -> dict:
     if not status.any():
         raise ModelError("no events: the test across strata needs at least one event")
     x = np.column_stack([(labels == lv).to_numpy(float) for lv in levels[1:]])
-    strata_codes = np.zeros(len(entry), int)
-    risk, deaths, times = _risk_sets(entry, exit_, status, strata_codes)
-    data = _CoxData(x - x.mean(0), exit_, strata_codes, risk, deaths, times)
+    data = _risk_sets(entry, exit_, status, np.zeros(len(entry), int), x - x.mean(0))
     _, score, info = _efron_terms(np.zeros(x.shape[1]), data)
     chisq = float(score @ np.linalg.lstsq(info, score, rcond=None)[0])
     return _chisq(chisq, len(levels) - 1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from smanh.errors import ModelError
 
@@ -143,7 +143,7 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95) -> Cumulativ
 
 
 def _log_ci(p, se, conf_level):
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + conf_level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.where(p > 0, z * se / p, np.nan)
         lower = np.where(p > 0, p * np.exp(-half), np.nan)

@@ -4,12 +4,15 @@ Counts below ``min_cell_count`` are shown as ``<N`` (primary suppression). Where
 add up to a total the report also shows (strata of one stratification, reasons of one
 cohort-flow step, levels of one Table 1 characteristic), a single hidden cell could be
 recovered by subtraction, so the smallest other cell is hidden too (complementary
-suppression).
+suppression). A cell hidden only to protect another is shown rounded to ten (``≈40``):
+with a small cell's partner known only to ±5, the small cell cannot be recovered.
 
 Examples
 --------
 >>> hidden_cells([120, 3, 40, 57], min_cell_count=5, total_shown=True)
 [False, True, True, False]
+>>> show_group([120, 3, 40, 57], 5)
+['120', '<5', '≈40', '57']
 >>> show_count(3, 5), show_count(1234, 5)
 ('<5', '1,234')
 """
@@ -26,9 +29,11 @@ def is_small(count, min_cell_count: int) -> bool:
 
 def hidden_cells(counts: Sequence, min_cell_count: int, total_shown: bool = True) -> list[bool]:
     """Which cells of a group to hide: the small ones, and — when the group's total is
-    shown and exactly one cell is hidden — the smallest other cell as well."""
+    shown and exactly one non-zero cell is hidden — the smallest other cell as well."""
     hidden = [is_small(c, min_cell_count) for c in counts]
-    if total_shown and sum(hidden) == 1:
+    lone = [int(c) for c, h in zip(counts, hidden) if h]
+    # A lone hidden zero may be worked out: it discloses nobody.
+    if total_shown and len(lone) == 1 and lone[0] > 0:
         others = [(int(c), i) for i, c in enumerate(counts) if not hidden[i] and not _missing(c)]
         if others:
             hidden[min(others)[1]] = True
@@ -36,12 +41,15 @@ def hidden_cells(counts: Sequence, min_cell_count: int, total_shown: bool = True
 
 
 def show_count(count, min_cell_count: int, hidden: bool | None = None) -> str:
-    """A count as the report shows it."""
+    """A count as the report shows it: ``<N`` when small, ``≈`` rounded to ten when hidden
+    only to protect another cell."""
     if count is None or _missing(count):
         return ""
-    if hidden is None:
-        hidden = is_small(count, min_cell_count)
-    return f"<{min_cell_count}" if hidden else f"{int(count):,}"
+    if is_small(count, min_cell_count):
+        return f"<{min_cell_count}"
+    if hidden:
+        return f"≈{(int(count) + 5) // 10 * 10:,}"
+    return f"{int(count):,}"
 
 
 def show_group(counts: Sequence, min_cell_count: int, total_shown: bool = True) -> list[str]:

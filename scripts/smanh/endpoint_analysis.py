@@ -23,21 +23,8 @@ import pandas as pd
 from smanh.km_tables import at_risk_table, km_tables, stratum_tests
 from smanh.strata import DEFAULT_BIRTH_ERAS
 from smanh.survival_tables import cox_table, cuminc_table, parametric_tables, rmst_table
+from smanh.table_names import SURVIVAL_TABLES  # noqa: F401  (re-exported)
 
-# Tables of one endpoint, in the order they are written; gathered into results/tables/.
-SURVIVAL_TABLES = (
-    "km_summary",
-    "km_curves",
-    "km_at_risk",
-    "km_tests",
-    "km_summary_sensitivity",
-    "km_curves_sensitivity",
-    "cox",
-    "cuminc",
-    "rmst",
-    "parametric",
-    "parametric_curves",
-)
 NATURAL_HISTORY = "natural_history"
 ALL_FOLLOW_UP = "all_follow_up"
 

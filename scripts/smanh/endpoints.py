@@ -19,13 +19,16 @@ cumulative incidence as a competing risk.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from smanh.errors import ConfigError
-from smanh.registry import RegistryExport
 from smanh.strata import sma_type_group, smn2_group
+
+if TYPE_CHECKING:  # smanh.registry imports pandera: not needed to name endpoints
+    from smanh.registry import RegistryExport
 
 DAYS_PER_YEAR = 365.25
 DEATH = "death"  # taken from patients.death_date, not from the events table

@@ -40,33 +40,107 @@ def step_curve(curve: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def km_figure(curves: pd.DataFrame, endpoint: str, conf_level: float = 0.95) -> plt.Figure:
-    """One panel per stratification: Kaplan–Meier curves with shaded confidence bands."""
+# Infant-onset types are read in months; their panel spans the first three years.
+INFANT_TYPES = ("0", "1")
+INFANT_PANEL_MONTHS = 36
+PUBLISHED_MARKER = {"marker": "D", "s": 22, "edgecolor": "#000000", "linewidths": 0.6, "zorder": 5}
+
+
+def km_figure(
+    curves: pd.DataFrame,
+    endpoint: str,
+    at_risk: pd.DataFrame | None = None,
+    published: pd.DataFrame | None = None,
+    min_cell_count: int = 5,
+    conf_level: float = 0.95,
+) -> plt.Figure:
+    """Kaplan–Meier curves with shaded confidence bands, one panel per stratification,
+    each with its number-at-risk table underneath (small counts shown as ``<N``).
+
+    Infant-onset SMA types (0, 1) get an extra panel in months. ``published`` reference
+    points (``data/reference``) are overlaid as diamonds in their stratum's colour.
+    """
     sns.set_theme(style="ticks", context="paper")
-    stratifications = list(dict.fromkeys(curves["stratify_by"]))
-    fig, axes = plt.subplots(
-        1, len(stratifications), figsize=(4.2 * len(stratifications), 3.6), sharey=True, squeeze=False
+    panels = [(by, "years") for by in dict.fromkeys(curves["stratify_by"])]
+    infant = curves[(curves["stratify_by"] == "sma_type") & curves["stratum"].isin(INFANT_TYPES)]
+    if len(infant):
+        panels.append(("sma_type", "months"))
+    n_rows = max(
+        (curves.loc[curves["stratify_by"] == by, "stratum"].nunique() for by, _ in panels), default=1
     )
-    for ax, by in zip(axes[0], stratifications):
+    fig = plt.figure(figsize=(4.3 * len(panels), 3.4 + 0.16 * n_rows))
+    grid = fig.add_gridspec(2, len(panels), height_ratios=[3.4, 0.16 * n_rows + 0.35], hspace=0.45)
+    for column, (by, unit) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, column])
+        table_ax = fig.add_subplot(grid[1, column], sharex=ax)
         panel = curves[curves["stratify_by"] == by]
-        for stratum in dict.fromkeys(panel["stratum"]):
+        if unit == "months":
+            panel = panel[panel["stratum"].isin(INFANT_TYPES)]
+        scale = 12.0 if unit == "months" else 1.0
+        strata = list(dict.fromkeys(panel["stratum"]))
+        for stratum in strata:
             rows = step_curve(panel[panel["stratum"] == stratum])
             colour = stratum_colour(by, stratum)
             label = stratum if by == "all" else f"{_short(by)} {stratum}"
-            ax.step(rows["time_years"], rows["survival"], where="post", color=colour, label=label, lw=1.4)
-            ax.fill_between(
-                rows["time_years"], rows["lo"], rows["hi"], step="post", color=colour, alpha=0.15, lw=0
-            )
-        ax.set_title(STRATIFICATION_TITLES.get(by, by))
-        ax.set_xlabel("Age (years)")
+            ax.step(rows["time_years"] * scale, rows["survival"], where="post", color=colour, label=label, lw=1.4)
+            ax.fill_between(rows["time_years"] * scale, rows["lo"], rows["hi"], step="post", color=colour,
+                            alpha=0.15, lw=0)
+        if published is not None and by == "sma_type":
+            _overlay_published(ax, published, strata, scale)
+        title = STRATIFICATION_TITLES.get(by, by)
+        ax.set_title(f"{title}, infant onset" if unit == "months" else title, fontsize=9)
         ax.set_ylim(0, 1.02)
-        ax.set_xlim(left=0)
-        ax.legend(frameon=False, fontsize=7)
-    axes[0][0].set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
-    fig.suptitle(f"Kaplan–Meier, delayed entry ({conf_level:.0%} log-log bands)", fontsize=9)
+        ax.set_xlim(0, INFANT_PANEL_MONTHS if unit == "months" else None)
+        ax.legend(frameon=False, fontsize=6)
+        ax.tick_params(labelbottom=False)
+        if at_risk is not None:
+            _at_risk_table(table_ax, at_risk[at_risk["stratify_by"] == by], strata, by, scale, min_cell_count)
+        table_ax.set_xlabel("Age (months)" if unit == "months" else "Age (years)")
+        if column == 0:
+            ax.set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
+    fig.suptitle(f"Kaplan–Meier with delayed entry ({conf_level:.0%} log-log bands); number at risk below",
+                 fontsize=9)
     sns.despine(fig)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.12, wspace=0.3)
     return fig
+
+
+def _overlay_published(ax, published: pd.DataFrame, strata: list[str], scale: float) -> None:
+    shown = published[published["sma_type"].isin(strata)]
+    for source, rows in shown.groupby("source", sort=False):
+        colours = [stratum_colour("sma_type", s) for s in rows["sma_type"]]
+        ax.scatter(rows["time_years"] * scale, rows["value"], c=colours, label=f"published: {source}",
+                   **PUBLISHED_MARKER)
+
+
+def _at_risk_table(ax, at_risk: pd.DataFrame, strata: list[str], by: str, scale: float,
+                   min_cell_count: int) -> None:
+    """Numbers at risk under a panel, one row per stratum, at the configured ages."""
+    from smanh.disclosure import show_count
+
+    ax.set_yticks(range(len(strata)))
+    ax.set_yticklabels(strata if by != "all" else ["at risk"], fontsize=6)
+    for label, colour in zip(ax.get_yticklabels(), [stratum_colour(by, s) for s in strata]):
+        label.set_color(colour)
+    ax.set_ylim(len(strata) - 0.5, -0.5)
+    ax.tick_params(axis="both", length=0, labelsize=6)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    low, high = ax.get_xlim()
+    ages = _spaced(sorted(set(at_risk["age_years"] * scale)), low, high)
+    for row, stratum in enumerate(strata):
+        counts = at_risk[(at_risk["stratum"] == stratum) & (at_risk["age_years"] * scale).isin(ages)]
+        for age, n in zip(counts["age_years"] * scale, counts["at_risk"]):
+            ax.text(age, row, show_count(n, min_cell_count), ha="center", va="center", fontsize=6)
+
+
+def _spaced(ages: list[float], low: float, high: float, gap: float = 0.07) -> list[float]:
+    """The ages inside the axis, leaving out any that would crowd the previous label."""
+    kept: list[float] = []
+    for age in ages:
+        if low <= age <= high and (not kept or age - kept[-1] >= gap * (high - low)):
+            kept.append(age)
+    return kept
 
 
 def save_figure(fig: plt.Figure, png: str, svg: str | None = None) -> None:
@@ -130,6 +204,34 @@ def parametric_figure(
         ax.set_axis_off()
     axes[0][0].set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
     fig.suptitle("Parametric fits (delayed entry) extrapolated beside Kaplan–Meier", fontsize=9)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def forest_figure(cox: pd.DataFrame) -> plt.Figure:
+    """Hazard ratios with 95% CIs on a log axis, grouped by endpoint and model; terms whose
+    proportional-hazards check failed are drawn hollow."""
+    sns.set_theme(style="ticks", context="paper")
+    rows = cox[np.isfinite(cox["hr"]) & np.isfinite(cox["hr_lo"]) & np.isfinite(cox["hr_hi"])]
+    rows = rows.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.22 * max(len(rows), 1)))
+    if rows.empty:
+        ax.text(0.5, 0.5, "no Cox model could be fitted", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    y = np.arange(len(rows))[::-1]
+    violated = rows["ph_violated"].astype(str).isin(["True", "1", "1.0"])
+    colours = [OKABE_ITO[4 if i % 2 else 5] for i in pd.factorize(rows["endpoint"])[0]]
+    ax.hlines(y, rows["hr_lo"], rows["hr_hi"], color=colours, lw=1.2)
+    ax.scatter(rows["hr"], y, c=["white" if v else c for v, c in zip(violated, colours)],
+               edgecolors=colours, s=22, zorder=3)
+    ax.axvline(1.0, color="#666666", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    labels = [f"{e.replace('_', ' ')} · {m} · {t}" for e, m, t in zip(rows["endpoint"], rows["model"], rows["term"])]
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=6)
+    ax.set_xlabel("Hazard ratio (95% CI, log scale); hollow: proportional hazards rejected")
     sns.despine(fig)
     fig.tight_layout()
     return fig

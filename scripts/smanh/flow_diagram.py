@@ -47,46 +47,50 @@ def _wrap(text: str, width: int = 52) -> list[str]:
 
 
 def strobe_flow_svg(flow: pd.DataFrame, min_cell_count: int) -> str:
-    """The flow diagram of a cohort flow table (exact counts in, suppressed counts out)."""
-    from smanh.report import suppress_count
+    """The flow diagram of a cohort flow table (exact counts in, suppressed counts out).
 
-    def count(n) -> str:
-        return suppress_count(n, min_cell_count)
+    Each box's counts add up to the box above, so small counts are protected with
+    complementary suppression (:func:`smanh.disclosure.show_group`).
+    """
+    from smanh.disclosure import show_count, show_group
+
+    def side_lines(title: str, reasons: pd.DataFrame, excluded_shown: str) -> list[str]:
+        lines = [f"{title}: {excluded_shown}"]
+        for r, shown in zip(reasons.itertuples(), show_group(list(reasons["n"]), min_cell_count)):
+            lines += _wrap(f"{r.reason}: {shown}")
+        return lines
 
     parts: list[str] = []
     y = 10.0
     overall = flow[flow["endpoint"] == "all"]
     n_export = overall.loc[overall["step"] == "export", "n"].sum()
-    box, h = _box(MAIN_X, y, MAIN_W, [f"Patients in the export: {count(n_export)}"])
+    box, h = _box(MAIN_X, y, MAIN_W, [f"Patients in the export: {show_count(n_export, min_cell_count)}"])
     parts.append(box)
     spine_top = y + h
     y += h + GAP
     invalid = overall[(overall["step"] == "excluded") & (overall["n"] > 0)]
     validated = overall.loc[overall["step"] == "validated", "n"]
     n_valid = int(validated.iloc[0]) if len(validated) else int(n_export)
-    side = [f"Excluded at validation: {count(invalid['n'].sum())}"]
-    for r in invalid.itertuples():
-        side += _wrap(f"{r.reason}: {count(r.n)}")
-    box, h = _box(SIDE_X, y, SIDE_W, side)
+    excluded_shown, valid_shown = show_group([int(invalid["n"].sum()), n_valid], min_cell_count)
+    box, h = _box(SIDE_X, y, SIDE_W, side_lines("Excluded at validation", invalid, excluded_shown))
     parts += [box, _arrow(MAIN_X + MAIN_W / 2, y + LINE_H, SIDE_X, y + LINE_H)]
     y += h + GAP
     parts.append(_arrow(MAIN_X + MAIN_W / 2, spine_top, MAIN_X + MAIN_W / 2, y))
-    box, h = _box(MAIN_X, y, MAIN_W, [f"Patients passing validation: {count(n_valid)}"])
+    box, h = _box(MAIN_X, y, MAIN_W, [f"Patients passing validation: {valid_shown}"])
     parts.append(box)
     y += h
     for endpoint, rows in flow[flow["endpoint"] != "all"].groupby("endpoint", sort=False):
         top = y
         y += GAP
         excluded = rows[(rows["step"] == "excluded") & (rows["n"] > 0)]
-        side = [f"Excluded from {endpoint.replace('_', ' ')}: {count(excluded['n'].sum())}"]
-        for r in excluded.itertuples():
-            side += _wrap(f"{r.reason}: {count(r.n)}")
-        box, h = _box(SIDE_X, y, SIDE_W, side)
+        analysed = int(rows.loc[rows["step"] == "analysed", "n"].sum())
+        excluded_shown, analysed_shown = show_group([int(excluded["n"].sum()), analysed], min_cell_count)
+        title = f"Excluded from {endpoint.replace('_', ' ')}"
+        box, h = _box(SIDE_X, y, SIDE_W, side_lines(title, excluded, excluded_shown))
         parts += [box, _arrow(MAIN_X + MAIN_W / 2, y + LINE_H, SIDE_X, y + LINE_H)]
         y += h + GAP
         parts.append(_arrow(MAIN_X + MAIN_W / 2, top, MAIN_X + MAIN_W / 2, y))
-        analysed = rows.loc[rows["step"] == "analysed", "n"].sum()
-        box, h = _box(MAIN_X, y, MAIN_W, [f"Analysed: {count(analysed)}", endpoint.replace("_", " ")])
+        box, h = _box(MAIN_X, y, MAIN_W, [f"Analysed: {analysed_shown}", endpoint.replace("_", " ")])
         parts.append(box)
         y += h
     height = y + 10

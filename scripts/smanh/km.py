@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy import special
 
 from smanh.errors import ModelError
 
@@ -135,7 +135,7 @@ def kaplan_meier(entry, exit, event, conf_level: float = 0.95) -> KaplanMeierFit
 
 def loglog_band(survival, std_err, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
     """Log-log band for S given the standard error of log S (R ``conf.type="log-log"``)."""
-    z = norm.ppf(1.0 - (1.0 - conf_level) / 2.0)
+    z = special.ndtri(1.0 - (1.0 - conf_level) / 2.0)
     s = np.where((survival <= 0) | (survival >= 1), np.nan, survival)
     with np.errstate(divide="ignore", invalid="ignore"):
         half_width = z * std_err / np.log(s)

@@ -12,9 +12,12 @@ generalized gamma): with ``w = (log t - mu) / sigma``
   log-normal at ``Q = 0``; ``Q = 1`` is the Weibull.
 
 Free parameters are ``mu, log_sigma`` (and ``Q``). The left-truncated likelihood is
-``sum_events log f(exit) + sum_censored log S(exit) - sum log S(entry)``. The fit is a
-BFGS minimisation polished by Newton steps; the covariance is the inverse of the
-numerical observed information; survival CIs use the delta method on ``log(-log S)``.
+``sum_events log f(exit) + sum_censored log S(exit) - sum log S(entry)``. Weibull,
+log-normal and log-logistic: Newton-Raphson with step halving on the analytic gradient
+and Hessian (vectorised), covariance the inverse analytic observed information. The
+generalized gamma starts from the Weibull fit (``Q = 1``) and takes Newton steps on
+numerical derivatives (BFGS first only when they fail); its covariance is the inverse of
+the numerical observed information. Survival CIs use the delta method on ``log(-log S)``.
 Log-likelihoods are on the age scale (they include the ``-log t`` Jacobian), as
 ``survreg``, ``flexsurv`` and lifelines report them.
 
@@ -37,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special
 
 from smanh.errors import ModelError
 
@@ -49,6 +52,12 @@ _PARAMS = {d: ["mu", "log_sigma"] for d in DISTRIBUTIONS[:3]} | {
 }
 
 
+_LOG_SQRT_2PI = float(np.log(np.sqrt(2 * np.pi)))
+# A generalized gamma whose Newton steps end beyond |Q| = 20 unconverged is on a ridge
+# towards Q -> +-infinity: no maximum-likelihood estimate exists.
+_Q_RIDGE = 20.0
+
+
 # --------------------------------------------------------------------------- densities
 def _log_surv(dist: str, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
     w = (np.log(t) - theta[0]) / np.exp(theta[1])
@@ -57,7 +66,7 @@ def _log_surv(dist: str, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
     if dist == "loglogistic":
         return -np.logaddexp(0.0, w)
     if dist == "lognormal" or abs(theta[2]) < 1e-7:
-        return stats.norm.logsf(w)
+        return special.log_ndtr(-w)
     q = theta[2]
     a = q**-2
     u = a * np.exp(q * w)
@@ -74,7 +83,7 @@ def _log_dens(dist: str, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
     if dist == "loglogistic":
         return w - 2 * np.logaddexp(0.0, w) + jac
     if dist == "lognormal" or abs(theta[2]) < 1e-7:
-        return stats.norm.logpdf(w) + jac
+        return -(w**2) / 2 - _LOG_SQRT_2PI + jac
     q = theta[2]
     a = q**-2
     return np.log(abs(q)) + a * np.log(a) - special.gammaln(a) + a * (q * w - np.exp(q * w)) + jac
@@ -85,6 +94,84 @@ def _loglik(dist, theta, entry, exit_, status) -> float:
     truncated = entry > 0
     ll -= _log_surv(dist, theta, entry[truncated]).sum()
     return float(ll) if np.isfinite(ll) else -np.inf
+
+
+# --------------------------------------------------------------------------- analytic
+def _phi(dist: str, w: np.ndarray, kind: str):
+    """``(phi, phi', phi'')`` in ``w`` of ``log f0`` (kind "dens") or ``log S0`` ("surv")
+    of the standard Weibull (extreme value), normal and logistic distributions."""
+    if dist == "weibull":
+        e = np.exp(w)
+        if kind == "dens":
+            return w - e, 1 - e, -e
+        return -e, -e, -e
+    if dist == "loglogistic":
+        prob = special.expit(w)
+        if kind == "dens":
+            return w - 2 * np.logaddexp(0.0, w), 1 - 2 * prob, -2 * prob * (1 - prob)
+        return -np.logaddexp(0.0, w), -prob, -prob * (1 - prob)
+    if kind == "dens":  # lognormal
+        return -(w**2) / 2 - _LOG_SQRT_2PI, -w, -np.ones_like(w)
+    log_s = special.log_ndtr(-w)
+    hazard = np.exp(-(w**2) / 2 - _LOG_SQRT_2PI - log_s)
+    return log_s, -hazard, -hazard * (hazard - w)
+
+
+def _loglik_derivatives(dist, theta, log_entry, log_exit, status):
+    """Log-likelihood, gradient and Hessian in ``(mu, log_sigma)`` (closed forms)."""
+    mu, log_sigma = theta
+    sigma = np.exp(log_sigma)
+    ll, grad, hess = 0.0, np.zeros(2), np.zeros((2, 2))
+    parts = (
+        (log_exit[status], "dens", 1.0),
+        (log_exit[~status], "surv", 1.0),
+        (log_entry, "surv", -1.0),  # truncation: minus log S(entry)
+    )
+    for y, kind, sign in parts:
+        if y.size == 0:
+            continue
+        w = (y - mu) / sigma
+        f, d1, d2 = _phi(dist, w, kind)
+        ll += sign * f.sum()
+        grad += sign * np.array([-d1.sum() / sigma, -(d1 * w).sum()])
+        h_mm = d2.sum() / sigma**2
+        h_ms = (d2 * w + d1).sum() / sigma
+        h_ss = (d2 * w**2 + d1 * w).sum()
+        hess += sign * np.array([[h_mm, h_ms], [h_ms, h_ss]])
+        if kind == "dens":  # Jacobian -log sigma - log t of the density on the age scale
+            ll -= y.size * log_sigma + y.sum()
+            grad[1] -= y.size
+    if not np.isfinite(ll):
+        ll = -np.inf
+    return float(ll), grad, hess
+
+
+def _fit_closed_form(dist, entry, exit_, status, start, max_iter=200):
+    """Newton-Raphson with step halving on the analytic derivatives; gradient ascent
+    steps where the Hessian is not negative definite (far from the maximum)."""
+    log_exit = np.log(exit_)
+    log_entry = np.log(entry[entry > 0])
+    theta = np.asarray(start, float)
+    ll, grad, hess = _loglik_derivatives(dist, theta, log_entry, log_exit, status)
+    for _ in range(max_iter):
+        try:
+            np.linalg.cholesky(-hess)
+            step = np.linalg.solve(-hess, grad)
+        except np.linalg.LinAlgError:
+            step = grad / max(1.0, np.abs(grad).max())
+        for _ in range(60):
+            new = theta + step
+            ll_new, grad_new, hess_new = _loglik_derivatives(dist, new, log_entry, log_exit, status)
+            if ll_new >= ll - 1e-12 * abs(ll):
+                break
+            step = step / 2
+        else:
+            break
+        converged = np.max(np.abs(step)) < 1e-10 or abs(ll_new - ll) <= 1e-15 * abs(ll)
+        theta, ll, grad, hess = new, ll_new, grad_new, hess_new
+        if converged and np.max(np.abs(grad)) < 1e-6 * max(1.0, len(exit_) ** 0.5):
+            break
+    return theta, ll, hess
 
 
 # --------------------------------------------------------------------------- numerics
@@ -169,20 +256,31 @@ class ParametricFit:
         ages = np.asarray(ages, float)
         if np.any(ages <= 0):
             raise ModelError("survival ages must be positive")
-        z = stats.norm.ppf(0.5 + conf_level / 2)
-        rows = []
-        for age in ages:
-            cloglog = lambda th: np.log(-_log_surv(self.dist, th, np.array([age]))[0])  # noqa: E731
-            value = cloglog(self.theta)
-            grad = _gradient(cloglog, self.theta)
-            se = float(np.sqrt(grad @ self.vcov @ grad))
-            surv = np.exp(-np.exp(value))
-            # larger log(-log S) means lower survival
-            rows.append((age, surv, np.exp(-np.exp(value + z * se)), np.exp(-np.exp(value - z * se))))
-        return pd.DataFrame(rows, columns=["age", "surv", "lo", "hi"])
+        z = special.ndtri(0.5 + conf_level / 2)
+        theta = self.theta
+        value = np.log(-_log_surv(self.dist, theta, ages))
+        if self.dist == "gengamma":  # central differences, all ages at once
+            grad = np.empty((len(ages), len(theta)))
+            for i in range(len(theta)):
+                e = np.zeros_like(theta)
+                e[i] = 1e-5 * max(1.0, abs(theta[i]))
+                grad[:, i] = (
+                    np.log(-_log_surv(self.dist, theta + e, ages))
+                    - np.log(-_log_surv(self.dist, theta - e, ages))
+                ) / (2 * e[i])
+        else:  # d log(-log S0(w)) = (log S0)'(w) / log S0(w) dw, dw = (-1/sigma, -w)
+            w = (np.log(ages) - theta[0]) / np.exp(theta[1])
+            log_s, d1, _ = _phi(self.dist, w, "surv")
+            ratio = d1 / log_s
+            grad = np.column_stack([-ratio / np.exp(theta[1]), -ratio * w])
+        se = np.sqrt(np.einsum("ij,jk,ik->i", grad, self.vcov, grad))
+        surv = np.exp(-np.exp(value))
+        # larger log(-log S) means lower survival
+        lower, upper = np.exp(-np.exp(value + z * se)), np.exp(-np.exp(value - z * se))
+        return pd.DataFrame({"age": ages, "surv": surv, "lo": lower, "hi": upper})
 
 
-def fit_parametric(entry, exit, event, dist: str = "weibull") -> ParametricFit:
+def fit_parametric(entry, exit, event, dist: str = "weibull", start=None) -> ParametricFit:
     """Maximum-likelihood fit of one distribution to ``(entry, exit]`` data.
 
     Parameters
@@ -194,6 +292,9 @@ def fit_parametric(entry, exit, event, dist: str = "weibull") -> ParametricFit:
     event : array_like
         ``event == 1`` (or True) is an event; other codes censor.
     dist : {"weibull", "lognormal", "loglogistic", "gengamma"}
+    start : array_like, optional
+        Starting parameters (for the generalized gamma: ``mu, log_sigma`` of a Weibull
+        fit to the same data, which saves refitting it).
 
     Returns
     -------
@@ -209,10 +310,13 @@ def fit_parametric(entry, exit, event, dist: str = "weibull") -> ParametricFit:
         raise ModelError(f"unknown distribution {dist!r}; choose one of {DISTRIBUTIONS}")
     entry, exit_, status = _check(entry, exit, event)
     nll = lambda th: -_loglik(dist, th, entry, exit_, status)  # noqa: E731
-    start = _start(dist, entry, exit_, status)
-    res = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
-    theta = _polish(nll, res.x)
-    hess = _hessian(nll, theta)
+    if dist == "gengamma":
+        theta = _fit_gengamma(nll, entry, exit_, status, start)
+        hess = _hessian(nll, theta)
+    else:
+        start = _start(dist, entry, exit_, status) if start is None else start
+        theta, _, hess = _fit_closed_form(dist, entry, exit_, status, start)
+        hess = -hess
     try:
         vcov = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
@@ -227,26 +331,62 @@ def fit_parametric(entry, exit, event, dist: str = "weibull") -> ParametricFit:
 
 
 def _start(dist, entry, exit_, status) -> np.ndarray:
-    """Start at a Weibull fit (gengamma, Q = 1 is Weibull) or log-time moments."""
-    if dist == "gengamma":
-        weibull = fit_parametric(entry, exit_, status, "weibull")
-        return np.append(weibull.theta, 1.0)
+    """Log-time moments (location-scale families)."""
     log_t = np.log(exit_)
     return np.array([log_t.mean() + 0.5, np.log(max(log_t.std(), 0.1))])
 
 
+def _fit_gengamma(nll, entry, exit_, status, weibull_theta=None) -> np.ndarray:
+    """Newton steps from the Weibull fit (``Q = 1``); BFGS first only if they stall."""
+    if weibull_theta is None:
+        weibull_theta = fit_parametric(entry, exit_, status, "weibull").theta
+    start = np.append(np.asarray(weibull_theta, float)[:2], 1.0)
+    theta = _polish(nll, start, steps=30)
+    if np.max(np.abs(_gradient(nll, theta))) > 1e-4 * max(1.0, len(exit_) ** 0.5):
+        if abs(theta[2]) > _Q_RIDGE:
+            raise ModelError(
+                f"gengamma fit has no maximum ({int(status.sum())} events): the likelihood "
+                f"keeps rising as Q grows beyond {theta[2]:.0f} (a limit of the family, "
+                "e.g. pooled strata of different shapes); see the other distributions"
+            )
+        from scipy import optimize  # a slow import, needed only here
+
+        res = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
+        theta = _polish(nll, res.x)
+    return theta
+
+
 def _polish(nll, theta, steps: int = 8) -> np.ndarray:
-    """Newton steps on numerical derivatives: BFGS alone stops short of 1e-6 relative."""
+    """Newton steps on numerical derivatives, halved when they overshoot (the Hessian
+    shifted to positive definite where it is not, as far from the minimum). The Hessian
+    (the costly part) is reused for up to three steps while full steps are taken."""
+    value = nll(theta)
+    hess, age = None, 0
     for _ in range(steps):
         grad = _gradient(nll, theta)
-        hess = _hessian(nll, theta)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
+        if not np.all(np.isfinite(grad)):
             break
-        if not np.all(np.isfinite(step)) or nll(theta - step) > nll(theta) + 1e-10:
+        if hess is None or age >= 3:
+            hess, age = _hessian(nll, theta), 0
+            if not np.all(np.isfinite(hess)):
+                break
+            # modified Newton: shift the Hessian until positive definite
+            lowest = np.linalg.eigvalsh(hess)[0]
+            if lowest <= 0:
+                hess = hess + (1e-3 * max(1.0, np.abs(hess).max()) - lowest) * np.eye(len(theta))
+        step = np.linalg.solve(hess, grad)
+        age += 1
+        halved = False
+        for _ in range(30):
+            new_value = nll(theta - step)
+            if new_value <= value + 1e-10:
+                break
+            step, halved = step / 2, True
+        else:
             break
-        theta = theta - step
+        if halved:
+            age = 3  # a fresh Hessian next
+        theta, value = theta - step, new_value
         if np.max(np.abs(step)) < 1e-10:
             break
     return theta
@@ -270,7 +410,12 @@ def _check(entry, exit_, event):
 
 def fit_all(entry, exit, event, dists=DISTRIBUTIONS) -> list[ParametricFit]:
     """Fit several distributions (a :class:`ModelError` names the one that failed)."""
-    return [fit_parametric(entry, exit, event, dist) for dist in dists]
+    fits: list[ParametricFit] = []
+    for dist in dists:
+        weibull = [f.theta for f in fits if f.dist == "weibull"]
+        start = weibull[0] if dist == "gengamma" and weibull else None
+        fits.append(fit_parametric(entry, exit, event, dist, start))
+    return fits
 
 
 def aic_table(fits: list[ParametricFit]) -> pd.DataFrame:

@@ -38,15 +38,19 @@ Degenerate strata (documented behaviour; never a silent number)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from smanh.endpoints import DAYS_PER_YEAR
 from smanh.errors import ConfigError, ModelError
-from smanh.lmm import LMMResult, fit_lmm_arrays
 from smanh.strata import dataset_strata, sma_type_group, smn2_group
+from smanh.table_names import PROGRESSION_TABLES  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from smanh.lmm import LMMResult
 
 SCALES = ("HFMSE", "RULM", "CHOP_INTEND", "HINE2", "6MWT", "FVC_PCT")
 #: Floor and ceiling of each scale (None: the scale has no ceiling; 6MWT in metres and
@@ -347,6 +351,8 @@ class StratumFit:
 def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool) -> StratumFit:
     """Fit ``score ~ x + (1 + age | patient_id)``; fall back to a random intercept when
     the engine refuses the random slope; no fit (with the reason) when refused again."""
+    from smanh.lmm import fit_lmm_arrays  # scipy.optimize: only the jobs that fit models
+
     y = data["score"].to_numpy(float)
     groups = data["patient_id"].to_numpy()
     xa = x.to_numpy(float)
@@ -379,11 +385,11 @@ def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool) -> StratumFit:
 
 
 def _wald(estimate: float, se: float, level: float) -> dict:
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     zstat = estimate / se if se > 0 else np.nan
     return {
         "estimate": estimate, "se": se, "lo": estimate - z * se, "hi": estimate + z * se,
-        "z": zstat, "p": 2 * stats.norm.sf(abs(zstat)) if np.isfinite(zstat) else np.nan,
+        "z": zstat, "p": 2 * special.ndtr(-abs(zstat)) if np.isfinite(zstat) else np.nan,
     }
 
 
@@ -421,7 +427,7 @@ def predicted_trajectory(
     cov = fit.cov_params_.to_numpy()
     mean = x @ beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", x, cov, x))
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     return pd.DataFrame({"age_years": grid, "predicted": mean, "lo": mean - z * se,
                          "hi": mean + z * se})
 
@@ -564,10 +570,6 @@ def _variance_row(model, stratify_by, stratum, kind, result: StratumFit, n_pat, 
 
 # --------------------------------------------------------------------------- workflow entry
 
-PROGRESSION_TABLES = (
-    "lmm_slopes", "lmm_fixed_effects", "lmm_variance_components", "lmm_trajectories",
-    "change_12m", "scale_floor_ceiling",
-)
 
 
 def progression_tables(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from smanh.report import embed_png, format_number, suppress_count
 
+CHANGE_KINDS = ("declined", "stable", "improved")
 PROGRESSION_REPORT_TABLES = (
     "lmm_slopes", "lmm_variance_components", "change_12m", "scale_floor_ceiling",
 )
@@ -21,13 +22,29 @@ def _ci(estimate, lo, hi, digits: int = 2) -> str:
     return f"{format_number(estimate, digits)} ({format_number(lo, digits)} to {format_number(hi, digits)})"
 
 
-def _share(count, share, lo, hi, min_cell_count: int) -> str:
-    """A share with its CI; suppressed when its count is a small cell (1 to min − 1)."""
+def _share(count, share, lo, hi, min_cell_count: int, hidden: bool) -> str:
+    """A share with its CI; hidden when its count is a small cell, or when it would give
+    away a small cell of the same patients (the three shares add up to 100%)."""
     if pd.isna(share):
         return "—"
-    if 0 < int(count) < min_cell_count:
-        return f"<{min_cell_count} patients"
+    if hidden:
+        return f"<{min_cell_count} patients" if int(count) < min_cell_count else "suppressed"
     return f"{100 * share:.0f}% ({100 * lo:.0f} to {100 * hi:.0f})"
+
+
+def _hidden_shares(change: pd.DataFrame, min_cell_count: int) -> list[list[bool]]:
+    """Per row, which of declined / stable / improved to hide (complementary suppression;
+    zero counts disclose nobody and stay shown)."""
+    counts = change[[f"n_{kind}" for kind in CHANGE_KINDS]].fillna(0).astype(int).to_numpy()
+    rows = []
+    for row in counts:
+        small = [0 < c < min_cell_count for c in row]
+        if sum(small) == 1:
+            others = [(c, i) for i, c in enumerate(row) if not small[i] and c > 0]
+            if others:
+                small[min(others)[1]] = True
+        rows.append(small)
+    return rows
 
 
 def _status(status: str, singular, note: str) -> str:
@@ -77,6 +94,7 @@ def progression_context(
             ],
         })
         c = change[change["scale"] == scale]
+        hidden = _hidden_shares(c, min_cell_count)
         change_table = pd.DataFrame({
             "stratify_by": c["stratify_by"], "stratum": c["stratum"].astype(str),
             "patients": [suppress_count(n, min_cell_count) for n in c["n_patients"]],
@@ -85,11 +103,11 @@ def progression_context(
             "SD": [format_number(x) for x in c["sd"]],
             **{
                 f"{kind} (95% CI)": [
-                    _share(k, p, lo, hi, min_cell_count)
-                    for k, p, lo, hi in zip(c[f"n_{kind}"].fillna(0), c[f"share_{kind}"],
-                                            c[f"{kind}_lo"], c[f"{kind}_hi"])
+                    _share(k, p, lo, hi, min_cell_count, h[column])
+                    for k, p, lo, hi, h in zip(c[f"n_{kind}"].fillna(0), c[f"share_{kind}"],
+                                               c[f"{kind}_lo"], c[f"{kind}_hi"], hidden)
                 ]
-                for kind in ("declined", "stable", "improved")
+                for column, kind in enumerate(CHANGE_KINDS)
             },
             "note": c["note"].fillna(""),
         })

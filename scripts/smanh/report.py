@@ -8,6 +8,7 @@ the template.
 from __future__ import annotations
 
 import base64
+import io
 import math
 from pathlib import Path
 
@@ -17,18 +18,18 @@ import pandas as pd
 import yaml
 
 from smanh.data_quality import display_sections
+from smanh.disclosure import show_count, show_group
 from smanh.flow_diagram import strobe_flow_svg
 from smanh.endpoints import EXCLUSION_REASONS, endpoint
 
 COUNT_COLUMNS = ("n", "events", "at_risk")
+# Largest side of a figure as embedded in the HTML; the files keep 300 dpi.
+EMBED_MAX_PIXELS = 2000
 
 
 def suppress_count(value, min_cell_count: int) -> str:
     """A count as shown in the report: ``<min`` below the threshold."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    value = int(value)
-    return f"<{min_cell_count}" if value < min_cell_count else f"{value:,}"
+    return show_count(value, min_cell_count)
 
 
 def format_number(value, digits: int = 2) -> str:
@@ -38,19 +39,44 @@ def format_number(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def display_table(frame: pd.DataFrame, min_cell_count: int, digits: int = 2) -> pd.DataFrame:
-    """The table with counts suppressed and estimates rounded, all as text."""
+def display_table(
+    frame: pd.DataFrame, min_cell_count: int, digits: int = 2, groups: list[str] | None = None
+) -> pd.DataFrame:
+    """The table with counts suppressed and estimates rounded, all as text.
+
+    ``groups``: columns whose rows' counts add up to a total shown too (strata of one
+    stratification, steps of one endpoint); within each, complementary suppression.
+    """
     shown = frame.copy().astype(object)
     for column in frame.columns:
         if column in COUNT_COLUMNS:
-            shown[column] = [suppress_count(v, min_cell_count) for v in frame[column]]
+            shown[column] = _counts_shown(frame, column, min_cell_count, groups)
         elif pd.api.types.is_float_dtype(frame[column]):
             shown[column] = [format_number(v, digits) for v in frame[column]]
     return shown
 
 
+def _counts_shown(frame: pd.DataFrame, column: str, min_cell_count: int, groups) -> list[str]:
+    if not groups:
+        return [show_count(v, min_cell_count) for v in frame[column]]
+    shown = pd.Series("", index=frame.index, dtype=object)
+    for _, rows in frame.groupby(groups, sort=False):
+        shown[rows.index] = show_group(list(rows[column]), min_cell_count)
+    return list(shown)
+
+
 def embed_png(path: str | Path) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    """The figure as a data URI, scaled down for the screen (deterministic PNG encoding);
+    the 300-dpi PNG and the SVG stay in ``results/figures/``."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.thumbnail((EMBED_MAX_PIXELS, EMBED_MAX_PIXELS))
+        # 256 colours are plenty for line figures and keep the report a few MB.
+        image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f"data:image/png;base64,{data}"
 
 
@@ -77,16 +103,13 @@ def render_report(
     *,
     title: str,
     summary: dict,
-    cohort_flow: pd.DataFrame,
-    km_summary: pd.DataFrame,
-    figures: list[str | Path],
+    tables: dict[str, pd.DataFrame],
+    figures: dict[str, list[str | Path]],
     min_cell_count: int,
-    data_quality: pd.DataFrame | None = None,
-    survival: dict[str, pd.DataFrame] | None = None,
-    parametric_figures: list[str | Path] | None = None,
     progression: dict | None = None,
 ) -> str:
-    """Render the HTML report from the run's tables, summary and figures."""
+    """Render the HTML report from the run's tables (``results/tables/``), summary and
+    figures. ``figures``: ``km``, ``parametric`` (one per endpoint) and ``cox_forest``."""
     template_path = Path(template_path)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_path.parent),
@@ -94,26 +117,158 @@ def render_report(
         undefined=jinja2.StrictUndefined,
     )
     template = environment.get_template(template_path.name)
+    km_summary = tables["km_summary"]
     km_by_endpoint = {
-        name: display_table(rows.drop(columns="endpoint"), min_cell_count)
+        name: display_table(rows.drop(columns="endpoint"), min_cell_count, groups=["stratify_by"])
         for name, rows in km_summary.groupby("endpoint", sort=False)
     }
+    config = summary["config"]
     return template.render(
         title=title,
         summary=summary,
         min_cell_count=min_cell_count,
-        methods=methods_context(summary["config"]),
-        cohort_flow=display_table(cohort_flow, min_cell_count),
-        flow_diagram=strobe_flow_svg(cohort_flow, min_cell_count),
-        data_quality=display_sections(data_quality, min_cell_count) if data_quality is not None else [],
+        methods=methods_context(config),
+        key_results=key_results(km_summary, tables.get("lmm_slopes"), min_cell_count),
+        cohort_flow=display_table(tables["cohort_flow"], min_cell_count, groups=["endpoint"]),
+        flow_diagram=strobe_flow_svg(tables["cohort_flow"], min_cell_count),
+        table1=table1_display(tables["table1"], min_cell_count),
+        data_quality=display_sections(tables["data_quality"], min_cell_count),
         km_by_endpoint=km_by_endpoint,
-        figures={Path(f).stem.removeprefix("km_"): embed_png(f) for f in figures},
+        figures={Path(f).stem.removeprefix("km_"): embed_png(f) for f in figures["km"]},
+        cox_forest=embed_png(figures["cox_forest"]),
         survival=survival_context(
-            survival or {}, parametric_figures or [], summary["config"], min_cell_count
+            {name: tables.get(name) for name in SURVIVAL_REPORT_TABLES},
+            figures["parametric"], config, min_cell_count,
         ),
-        config_yaml=yaml.safe_dump(summary["config"], sort_keys=False),
+        comparison=comparison_display(tables["published_comparison"]),
+        warnings=warnings(tables, summary, min_cell_count),
+        config_yaml=yaml.safe_dump(config, sort_keys=False),
         progression=progression or {},
     )
+
+
+def key_results(km_summary: pd.DataFrame, lmm_slopes: pd.DataFrame | None, min_cell_count: int) -> dict:
+    """The summary's sentences: per endpoint the overall median, per scale the slopes."""
+    overall = km_summary[km_summary["stratify_by"] == "all"]
+    endpoints = [
+        {
+            "endpoint": r.endpoint.replace("_", " "),
+            "n": show_count(r.n, min_cell_count),
+            "events": show_count(r.events, min_cell_count),
+            "median": _ci(r.median_years, r.median_lo, r.median_hi),
+        }
+        for r in overall.itertuples()
+    ]
+    slopes = []
+    if lmm_slopes is not None and len(lmm_slopes):
+        for r in lmm_slopes.dropna(subset=["slope_per_year"]).itertuples():
+            slopes.append({"scale": r.scale, "stratum": f"{r.stratify_by.replace('_', ' ')} {r.stratum}",
+                           "slope": _ci(r.slope_per_year, r.lo, r.hi)})
+    return {"endpoints": endpoints, "slopes": slopes}
+
+
+TABLE1_LABELS = {
+    "patients": "Patients", "sex": "Sex", "smn2_copies": "SMN2 copies",
+    "age_at_onset": "Age at onset, years", "age_at_diagnosis": "Age at diagnosis, years",
+    "age_at_enrolment": "Age at enrolment, years", "follow_up_years": "Follow-up, years",
+    "person_years": "Person-years of follow-up", "treated": "Treated (disease-modifying)",
+    "age_at_first_treatment": "Age at first treatment, years", "died": "Died",
+}
+
+
+def table1_display(table1: pd.DataFrame, min_cell_count: int) -> pd.DataFrame:
+    """Table 1 as shown: n (%) or median [Q1–Q3] (n known) per SMA type group column;
+    levels of one characteristic add up to the column's patients, so small cells get
+    complementary suppression."""
+    groups = list(dict.fromkeys(table1["sma_type"]))
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for (characteristic, group), rows in table1.groupby(["characteristic", "sma_type"], sort=False):
+        counted = rows["level"] != "median_iqr"
+        shown = show_group(list(rows["n"]), min_cell_count) if counted.all() and characteristic in (
+            "sex", "smn2_copies") else [show_count(n, min_cell_count) for n in rows["n"]]
+        for r, n_shown in zip(rows.itertuples(), shown):
+            cells.setdefault((characteristic, r.level), {})[group] = _table1_cell(r, n_shown)
+    rows = []
+    for (characteristic, level), values in cells.items():
+        label = TABLE1_LABELS.get(characteristic, characteristic)
+        if level not in ("all", "median_iqr", "sum", "yes"):
+            label = f"{label}: {level.replace('_', ' ')}"
+        rows.append({"characteristic": label, **{f"type {g}" if g != "all" else "all": values.get(g, "") for g in groups}})
+    return pd.DataFrame(rows)
+
+
+def _table1_cell(r, n_shown: str) -> str:
+    if r.level == "median_iqr":
+        if pd.isna(r.median):
+            return "—"
+        return f"{r.median:.2f} [{r.q1:.2f}–{r.q3:.2f}]"
+    if r.characteristic == "person_years":
+        return f"{r.median:,.1f}"
+    if r.characteristic == "patients" or n_shown.startswith(("<", "≈")):
+        return n_shown
+    return f"{n_shown} ({r.percent:.1f}%)"
+
+
+def comparison_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Published point beside our estimate with its CI."""
+    return pd.DataFrame({
+        "source": comparison["source"],
+        "quantity": [_quantity(r) for r in comparison.itertuples()],
+        "SMA type": comparison["sma_type"],
+        "published": [format_number(v, 2) for v in comparison["published"]],
+        "this registry (95% CI)": [
+            "—" if pd.isna(e) else (_ci(e, lo, hi) if not pd.isna(lo) else format_number(e, 2))
+            for e, lo, hi in zip(comparison["estimate"], comparison["lo"], comparison["hi"])
+        ],
+        "note": comparison["note"].fillna(""),
+    })
+
+
+def _quantity(r) -> str:
+    what = r.endpoint_or_scale.replace("_", " ")
+    if r.measure == "survival":
+        return f"free of {what} {r.time_years:.2f} y after {r.time_origin}"
+    if r.measure == "slope":
+        return f"{what} slope, {r.unit}"
+    return f"{what} 12-month change, {'mean' if r.measure.endswith('mean') else 'SD'}"
+
+
+def warnings(tables: dict[str, pd.DataFrame], summary: dict, min_cell_count: int) -> list[str]:
+    """Where assumptions fail or estimates are fragile, in words, from the tables."""
+    found: list[str] = []
+    km = tables["km_summary"]
+    min_size = summary["config"]["analysis"].get("min_stratum_size", 1)
+    few = km[km["n"] < min_size]
+    if len(few):
+        found.append(
+            f"{len(few)} endpoint × stratum combinations have fewer than {min_size} patients: "
+            "their counts are reported, their curves are not estimated.")
+    no_events = km[km["events"] == 0]
+    if len(no_events):
+        found.append(f"{len(no_events)} endpoint × stratum combinations have no events.")
+    cox = tables.get("cox")
+    if cox is not None and len(cox):
+        violated = cox[cox["ph_violated"].astype(str).isin(["True", "1", "1.0"])]
+        for (endpoint, model), rows in violated.groupby(["endpoint", "model"], sort=False):
+            found.append(
+                f"Cox model {model} for {endpoint.replace('_', ' ')}: proportional hazards rejected "
+                f"(global test p = {format_number(rows['ph_global_p'].iloc[0], 3)}); its hazard ratios "
+                "are averages over age.")
+        failed = cox[cox["hr"].isna() & cox["note"].notna()]
+        for r in failed.drop_duplicates(["endpoint", "model"]).itertuples():
+            found.append(f"Cox model {r.model} for {r.endpoint.replace('_', ' ')}: {r.note}.")
+    variance = tables.get("lmm_variance_components")
+    if variance is not None and len(variance):
+        for r in variance.itertuples():
+            status = str(getattr(r, "status", ""))
+            if status == "random_intercept_only" or str(getattr(r, "singular", "")) in ("True", "1", "1.0"):
+                what = "random intercept only" if status == "random_intercept_only" else "singular fit"
+                found.append(f"Mixed model of {r.scale} ({r.stratify_by} {r.stratum}): {what}.")
+    imputed = summary["registry"].get("imputed_dates") or []
+    if imputed:
+        parts = ", ".join(f"{i['table']}.{i['column']} {show_count(i['n'], min_cell_count)}" for i in imputed)
+        found.append(f"Partial dates were imputed (YYYY-MM → 15th, YYYY → 1 July): {parts}.")
+    return found
 
 
 # --------------------------------------------------------------------------- survival models

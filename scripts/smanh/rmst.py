@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from smanh.errors import ModelError
 
@@ -114,7 +114,7 @@ def rmst_from_km(
     var = float(np.sum(area_after**2 * hazard_var[keep]))
     value = float(rectangles.sum())
     se = float(np.sqrt(var))
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + conf_level / 2)
     return RMST(float(tau), value, se, value - z * se, value + z * se,
                 bool(len(times) == 0 or tau > times[-1]))
 
@@ -126,9 +126,10 @@ def _risk_table(entry, exit_, event) -> tuple[np.ndarray, np.ndarray, np.ndarray
     status = np.asarray(event) == 1
     if np.any(exit_ <= entry):
         raise ModelError("exit must be later than entry for every subject")
-    times = np.unique(exit_[status])
-    n_risk = np.array([np.sum((entry < t) & (exit_ >= t)) for t in times])
-    n_event = np.array([np.sum(status & (exit_ == t)) for t in times])
+    times, n_event = np.unique(exit_[status], return_counts=True)
+    n_risk = np.searchsorted(np.sort(entry), times, side="left") - np.searchsorted(
+        np.sort(exit_), times, side="left"
+    )
     return times, n_risk, n_event
 
 
@@ -159,8 +160,8 @@ def rmst_difference(first: RMST, second: RMST, conf_level: float = 0.95) -> RMST
         raise ModelError(f"RMSTs to different horizons ({first.tau}, {second.tau})")
     diff = first.rmst - second.rmst
     se = float(np.hypot(first.se, second.se))
-    z = stats.norm.ppf(0.5 + conf_level / 2)
-    p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float("nan")
+    z = special.ndtri(0.5 + conf_level / 2)
+    p = float(2 * special.ndtr(-abs(diff) / se)) if se > 0 else float("nan")
     return RMSTDifference(first.tau, diff, se, diff - z * se, diff + z * se, p)
 
 

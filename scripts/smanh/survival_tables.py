@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import special
 
 from smanh.cox import cox_zph, fit_cox
 from smanh.cuminc import aalen_johansen
@@ -129,7 +129,7 @@ def cox_table(
     ``models``: mappings ``{name, formula, subset, reference}``, e.g.
     ``{"name": "type1", "formula": "smn2_copies + sex", "subset": {"sma_type": ["1"]}}``.
     """
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + conf_level / 2)
     out = []
     for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
         for spec in models:
@@ -254,6 +254,8 @@ def rmst_table(
 # --------------------------------------------------------------------------- parametric
 def model_median(fit) -> float:
     """Age at which the fitted model's survival is 0.5 (from the time origin)."""
+    from scipy import optimize  # only here: a slow import the other tables do not need
+
     f = lambda log_t: _log_surv(fit.dist, fit.theta, np.array([np.exp(log_t)]))[0] - np.log(0.5)  # noqa: E731
     lo, hi = -20.0, 20.0
     if not (f(lo) > 0 > f(hi)):
@@ -286,8 +288,11 @@ def parametric_tables(
                         with warnings.catch_warnings(), np.errstate(all="ignore"):
                             # overflow in trial steps of the optimiser is expected and harmless
                             warnings.simplefilter("ignore", RuntimeWarning)
+                            # the generalized gamma starts from the Weibull fit (Q = 1)
+                            weibull = [f.theta for f in fitted if f.dist == "weibull"]
+                            start = weibull[0] if dist == "gengamma" and weibull else None
                             fitted.append(fit_parametric(rows["entry_age"], rows["exit_age"],
-                                                         rows["event"], dist))
+                                                         rows["event"], dist, start))
                     except ModelError as err:
                         failed.append({**key, "dist": dist, "n": len(rows),
                                        "events": int(rows["event"].sum()), "note": f"not fitted: {err}"})

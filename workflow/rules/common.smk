@@ -5,9 +5,9 @@ from pathlib import Path
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 from smanh.config import validate_config
-from smanh.endpoint_analysis import SURVIVAL_TABLES
 from smanh.endpoints import endpoint_names
-from smanh.progression import PROGRESSION_TABLES, scale_models
+from smanh.progression import scale_models
+from smanh.table_names import PROGRESSION_TABLES, SURVIVAL_TABLES
 
 config.update(
     validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -133,6 +133,22 @@ def gathered_progression_tables():
 
 def progression_figures(kind):
     return expand("results/figures/{kind}_{scale}.png", kind=kind, scale=SCALES)
+
+
+def comparison_inputs():
+    """Our estimates to set beside the published natural history (data/reference/)."""
+    inputs = {
+        "reference": workflow.source_path(
+            "../../data/reference/published_natural_history.csv"
+        ),
+        "km_curves": "results/tables/km_curves.csv",
+    }
+    if SCALES:
+        inputs.update(
+            lmm_slopes="results/tables/lmm_slopes.csv",
+            change_12m="results/tables/change_12m.csv",
+        )
+    return inputs
 
 
 def progression_report_inputs():

@@ -21,9 +21,64 @@ rule summary_json:
         "../../scripts/rules/summary_json.py"
 
 
+rule baseline_table:
+    input:
+        **canonical_tables(),
+    output:
+        "results/tables/table1.csv",
+    log:
+        "logs/baseline_table.log",
+    benchmark:
+        "logs/benchmarks/baseline_table.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/rules/baseline_table.py"
+
+
+rule published_comparison:
+    input:
+        **comparison_inputs(),
+    output:
+        "results/tables/published_comparison.csv",
+    log:
+        "logs/published_comparison.log",
+    benchmark:
+        "logs/benchmarks/published_comparison.tsv"
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/rules/published_comparison.py"
+
+
+rule cox_forest:
+    input:
+        cox="results/tables/cox.csv",
+    output:
+        png=report(
+            "results/figures/cox_forest.png",
+            caption="../report/cox_forest.rst",
+            category="Survival",
+            labels={"figure": "Cox hazard ratios"},
+        ),
+        svg="results/figures/cox_forest.svg",
+    log:
+        "logs/cox_forest.log",
+    benchmark:
+        "logs/benchmarks/cox_forest.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/rules/cox_forest.py"
+
+
 rule report:
     input:
         **progression_report_inputs(),
+        table1="results/tables/table1.csv",
+        published_comparison="results/tables/published_comparison.csv",
+        cox_forest="results/figures/cox_forest.png",
         summary="results/summary.json",
         cohort_flow="results/tables/cohort_flow.csv",
         km_summary="results/tables/km_summary.csv",

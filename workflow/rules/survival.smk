@@ -53,45 +53,38 @@ rule gather_survival:
         "../../scripts/rules/gather_tables.py"
 
 
-rule km_figure:
+rule survival_figures:
     input:
-        curves="results/survival/{endpoint}/km_curves.csv",
+        km_curves="results/survival/{endpoint}/km_curves.csv",
+        at_risk="results/survival/{endpoint}/km_at_risk.csv",
+        parametric_curves="results/survival/{endpoint}/parametric_curves.csv",
+        parametric="results/survival/{endpoint}/parametric.csv",
+        published=workflow.source_path(
+            "../../data/reference/published_natural_history.csv"
+        ),
     output:
-        png=report(
+        km_png=report(
             "results/figures/km_{endpoint}.png",
             caption="../report/km_figure.rst",
             category="Survival",
             labels={"endpoint": "{endpoint}", "figure": "Kaplan-Meier"},
         ),
-        svg="results/figures/km_{endpoint}.svg",
-    log:
-        "logs/km_figure/{endpoint}.log",
-    benchmark:
-        "logs/benchmarks/km_figure/{endpoint}.tsv"
-    conda:
-        "../../environment.yml"
-    script:
-        "../../scripts/rules/km_figure.py"
-
-
-rule parametric_figure:
-    input:
-        km_curves="results/survival/{endpoint}/km_curves.csv",
-        parametric_curves="results/survival/{endpoint}/parametric_curves.csv",
-        parametric="results/survival/{endpoint}/parametric.csv",
-    output:
-        png=report(
+        km_svg="results/figures/km_{endpoint}.svg",
+        parametric_png=report(
             "results/figures/parametric_{endpoint}.png",
             caption="../report/parametric_figure.rst",
             category="Survival",
             labels={"endpoint": "{endpoint}", "figure": "Parametric extrapolation"},
         ),
-        svg="results/figures/parametric_{endpoint}.svg",
+        parametric_svg="results/figures/parametric_{endpoint}.svg",
     log:
-        "logs/parametric_figure/{endpoint}.log",
+        "logs/survival_figures/{endpoint}.log",
     benchmark:
-        "logs/benchmarks/parametric_figure/{endpoint}.tsv"
+        "logs/benchmarks/survival_figures/{endpoint}.tsv"
     conda:
         "../../environment.yml"
+    params:
+        min_cell_count=config["report"]["min_cell_count"],
+        confidence_level=config["analysis"]["confidence_level"],
     script:
-        "../../scripts/rules/parametric_figure.py"
+        "../../scripts/rules/survival_figures.py"

@@ -1,0 +1,20 @@
+"""Rule published_comparison: the registry's estimates beside published natural history."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
+
+from smanh.published import comparison_table, load_reference
+from smanh.rule_io import read_csv, run_rule, write_csv
+
+
+def main():
+    optional = {name: read_csv(snakemake.input[name]) for name in ("lmm_slopes", "change_12m")
+                if name in snakemake.input.keys()}
+    table = comparison_table(
+        load_reference(snakemake.input.reference), read_csv(snakemake.input.km_curves), **optional
+    )
+    write_csv(table, snakemake.output[0])
+
+
+run_rule(main, snakemake.log[0])
