@@ -22,6 +22,9 @@ SCALE_LABELS = {
 }
 
 
+INFANT_SCALES = ("CHOP_INTEND", "HINE2")
+
+
 def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
@@ -52,25 +55,27 @@ def spaghetti_figure(
     fig, axes = plt.subplots(
         1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.8), squeeze=False, sharey=True
     )
+    # Infant scales are read in months, the others in years.
+    unit, per_year = ("months", 12.0) if scale in INFANT_SCALES else ("years", 1.0)
     shown = spaghetti_sample(assessments["patient_id"], max_patients, seed)
     for ax, by in zip(axes[0], stratify_by):
         if assessments.empty:
             _empty(ax, f"no natural-history {scale} assessments")
             continue
         for _, rows in assessments[assessments["patient_id"].isin(shown)].groupby("patient_id"):
-            ax.plot(rows["age"], rows["score"], color="#9a9a9a", lw=0.4, alpha=0.6, zorder=1)
+            ax.plot(rows["age"] * per_year, rows["score"], color="#9a9a9a", lw=0.4, alpha=0.6, zorder=1)
         panel = trajectories[trajectories["stratify_by"] == by]
         _, order = strata_of(assessments, by, birth_eras)
         for stratum in [s for s in order if s in set(panel["stratum"].astype(str))]:
             curve = panel[panel["stratum"].astype(str) == stratum]
             colour = stratum_colour(by, stratum)
             label = stratum if by == "all" else f"{_short(by)} {stratum}"
-            ax.fill_between(curve["age_years"], curve["lo"], curve["hi"], color=colour,
+            ax.fill_between(curve["age_years"] * per_year, curve["lo"], curve["hi"], color=colour,
                             alpha=0.25, lw=0, zorder=2)
-            ax.plot(curve["age_years"], curve["predicted"], color=colour, lw=1.8, label=label,
-                    zorder=3)
+            ax.plot(curve["age_years"] * per_year, curve["predicted"], color=colour, lw=1.8,
+                    label=label, zorder=3)
         ax.set_title(STRATIFICATION_TITLES.get(by, by))
-        ax.set_xlabel("Age (years)")
+        ax.set_xlabel(f"Age ({unit})")
         if panel.size:
             ax.legend(frameon=False, fontsize=7)
     axes[0][0].set_ylabel(SCALE_LABELS.get(scale, scale))
