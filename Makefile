@@ -26,13 +26,13 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
-	$(BIN)/snakemake --snakefile Snakefile --cores $(CORES) --configfile config/config.yaml
+	$(BIN)/snakemake --snakefile Snakefile --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config/config.yaml
 	@echo
 	@echo "Report: $(CURDIR)/results/report/report.html"
 
 # The report as PDF too (needs Debian's chromium).
 pdf: $(STAMP)
-	$(BIN)/snakemake results/report/report.pdf --snakefile Snakefile --cores $(CORES) --configfile config/config.yaml
+	$(BIN)/snakemake results/report/report.pdf --snakefile Snakefile --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config/config.yaml
 	@echo "PDF report: $(CURDIR)/results/report/report.pdf"
 
 # The SLURM integration test (tests/test_slurm.py) runs in `make test-slurm`, which first
