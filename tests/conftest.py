@@ -72,3 +72,12 @@ def sample_run(tmp_path_factory):
     result = run_snakemake(run_dir, f"registry:\n  format: canonical\n  path: {SAMPLE}\n")
     assert result.returncode == 0, result.stderr[-4000:]
     return run_dir
+
+
+def leaked_identifiers(text: str) -> list[str]:
+    """The sample registry's patient identifiers that occur as words of ``text``."""
+    ids = set(pd.read_csv(SAMPLE / "patients.csv", dtype=str)["patient_id"])
+    import re
+
+    words = set(re.findall(r"[A-Za-z0-9]+", text)) | set(re.findall(r"[\w.\-]+", text))
+    return sorted(ids & words)

@@ -1,4 +1,6 @@
-"""Rule survival_endpoint: every survival table of one endpoint (smanh.endpoint_analysis)."""
+"""Rule survival_endpoint: every survival table of one endpoint (smanh.endpoint_analysis)
+and its figures: Kaplan–Meier with numbers at risk and published reference points, and
+the parametric extrapolation (PNG 300 dpi + SVG)."""
 
 import sys
 
@@ -7,7 +9,10 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any env
 import pandas as pd
 
 from smanh.endpoint_analysis import SurvivalOptions, analyse_endpoint, endpoint_rows
-from smanh.rule_io import run_rule, write_csv
+from smanh.figures import km_figure, parametric_figure, save_figure
+from smanh.published import load_reference, survival_points
+from smanh.rule_io import read_csv, run_rule, write_csv
+from smanh.table_names import SURVIVAL_TABLES
 
 
 def main():
@@ -16,9 +21,24 @@ def main():
     sensitivity = None
     if "sensitivity" in snakemake.input.keys():
         sensitivity = endpoint_rows(pd.read_parquet(snakemake.input.sensitivity), endpoint)
-    options = SurvivalOptions.from_config(dict(snakemake.params.analysis))
-    for name, table in analyse_endpoint(dataset, sensitivity, options).items():
+    analysis = dict(snakemake.params.analysis)
+    for name, table in analyse_endpoint(dataset, sensitivity, SurvivalOptions.from_config(analysis)).items():
         write_csv(table, snakemake.output[name])
+    # Figures from the tables as written, so they show exactly what the tables hold.
+    tables = {name: read_csv(snakemake.output[name]) for name in SURVIVAL_TABLES}
+    figure = km_figure(
+        tables["km_curves"],
+        endpoint,
+        at_risk=tables["km_at_risk"],
+        published=survival_points(load_reference(snakemake.input.published), endpoint),
+        min_cell_count=snakemake.params.min_cell_count,
+        conf_level=analysis["confidence_level"],
+    )
+    save_figure(figure, snakemake.output.km_png, snakemake.output.km_svg)
+    figure = parametric_figure(
+        tables["km_curves"], tables["parametric_curves"], tables["parametric"], endpoint
+    )
+    save_figure(figure, snakemake.output.parametric_png, snakemake.output.parametric_svg)
 
 
 run_rule(main, snakemake.log[0])

@@ -109,35 +109,81 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95) -> Cumulativ
     ([0.25, 0.25, 0.75], [0.25, 0.25, 0.25])
     """
     entry, exit_, event = _check(entry, exit, event)
+    # a canonical row order makes every floating-point sum independent of the input order
+    order = np.lexsort((event, entry, exit_))
+    entry, exit_, event = entry[order], exit_[order], event[order]
     states = sorted(int(s) for s in np.unique(event) if s != 0) or [1]
     times = np.unique(exit_)
-    n = len(exit_)
-    k_states = len(states)
-    cif = np.zeros((len(times), k_states))
-    var = np.zeros_like(cif)
-    n_risk = np.zeros(len(times), int)
-    event_free = np.zeros(len(times))
-    p0, pk = 1.0, np.zeros(k_states)
-    u0, uk = np.zeros(n), np.zeros((n, k_states))  # influence of each subject on p0, pk
-    for j, t in enumerate(times):
-        at_risk = (entry < t) & (exit_ >= t)
-        n_t = at_risk.sum()
-        n_risk[j] = n_t
-        dies = exit_ == t
-        d = np.array([np.sum(dies & (event == s)) for s in states])
-        if n_t > 0 and d.sum() > 0:
-            da = d / n_t
-            # influence on the hazard increments: (dN_ik - Y_i dA_k) / n
-            dn = np.stack([(dies & (event == s)).astype(float) for s in states], axis=1)
-            du = (dn - at_risk[:, None] * da[None, :]) / n_t
-            uk = uk + u0[:, None] * da[None, :] + p0 * du  # uses p0(t-), u0(t-)
-            u0 = u0 * (1 - da.sum()) - p0 * du.sum(1)
-            pk = pk + p0 * da
-            p0 = p0 * (1 - da.sum())
-        cif[j] = pk
-        var[j] = np.sum(uk**2, axis=0)
-        event_free[j] = p0
-    se = np.sqrt(var)
+    n_times, k_states = len(times), len(states)
+    # subject i is at risk at times[j] for first_i <= j <= last_i (entry < t <= exit)
+    last = np.searchsorted(times, exit_)
+    first = np.searchsorted(times, entry, side="right")
+    n_risk = np.cumsum(np.bincount(first, minlength=n_times + 1)[:n_times]
+                       - np.bincount(last + 1, minlength=n_times + 1)[:n_times])
+    code = np.searchsorted(states, event)  # column of each event code (0 for censored)
+    is_event = event != 0
+    d = np.zeros((n_times, k_states))
+    np.add.at(d, (last[is_event], code[is_event]), 1.0)
+    d_all = d.sum(1)
+    n_f = n_risk.astype(float)  # >= 1 at every exit time
+    da = d / n_f[:, None]
+    da_all = da.sum(1)
+    event_free = np.cumprod(1 - da_all)
+    before = np.concatenate(([1.0], event_free[:-1]))  # p0(t-)
+    inc = before[:, None] * da
+    cif = np.cumsum(inc, axis=0)
+    # IJ influence, in closed form. With dA_k(t_l) = d_lk / n_l, the influence of subject i
+    # on p0 is u0_i(t) = -p0(t) w_i(t), w_i(t) = sum_{l <= t} (dN_il - Y_il dA_l) h_l,
+    # h_l = 1 / (n_l (1 - dA_l)). Its influence on p_k is
+    #   u_ik(t) = sum_{l <= t} p0(t_l-) [w_i(t_{l-1}) dA_lk + (dN_ilk - Y_il dA_lk) / n_l].
+    # While at risk (first_i <= j < last_i) w_i = H(j) - H(first_i - 1) with
+    # H = cumsum(dA h), so u_ik(t_j) = X_k(j) - H_i F_k(j) + c_ik with
+    # F_k = p_k, X_k = cumsum(inc_k (H(l-1) - 1/n_l)), H_i = H(first_i - 1) and
+    # c_ik = H_i F_k(first_i - 1) - X_k(first_i - 1). From its exit on, Y = dN = 0, so
+    # w_i is constant, V_i, and u_ik(t_j) = P_ik + V_i F_k(j). Sums of squares over
+    # subjects are then sums of a few per-subject terms over the risk set (entries minus
+    # exits) and over the exited, accumulated with cumulative sums.
+    with np.errstate(divide="ignore"):
+        # 1 - dA = 0: p0 is 0 from then on, so is u0, whatever w; take h = 0
+        h = np.where(d_all < n_f, 1 / (n_f * (1 - da_all)), 0.0)
+    big_h = np.cumsum(da_all * h)
+    h_prev = np.concatenate(([0.0], big_h[:-1]))
+    x = np.cumsum(inc * (h_prev - 1 / n_f)[:, None], axis=0)
+    pad = lambda a: np.concatenate((np.zeros((1,) + a.shape[1:]), a))  # noqa: E731
+    big_h0, x0, cif0 = pad(big_h), pad(x), pad(cif)  # index j + 1 holds time j, 0 before
+    h_i = big_h0[first]
+    c = h_i[:, None] * cif0[first] - x0[first]
+    # at risk, before the exit: first_i <= j <= last_i - 1
+    risk = first < last
+    lo, hi = first[risk], last[risk]
+
+    def over_risk(weights):
+        w = np.zeros((n_times + 1,) + weights.shape[1:])
+        np.add.at(w, lo, weights[risk])
+        np.add.at(w, hi, -weights[risk])
+        return np.cumsum(w[:n_times], axis=0)
+
+    s_1 = over_risk(np.ones(len(first)))[:, None]
+    s_h, s_hh = over_risk(h_i)[:, None], over_risk(h_i**2)[:, None]
+    s_c, s_cc, s_hc = over_risk(c), over_risk(c**2), over_risk(h_i[:, None] * c)
+    var = (s_1 * x**2 + cif**2 * s_hh + s_cc - 2 * x * cif * s_h + 2 * x * s_c
+           - 2 * cif * s_hc)
+    # exited: j >= last_i
+    died = np.zeros((len(exit_), k_states))
+    died[np.flatnonzero(is_event), code[is_event]] = 1.0
+    u_exit = (x[last] - h_i[:, None] * cif[last] + c
+              + died * (before[last] / n_f[last])[:, None])
+    v = big_h[last] - h_i - is_event * h[last]
+    p = u_exit - v[:, None] * cif[last]
+
+    def over_exited(weights):
+        w = np.zeros((n_times,) + weights.shape[1:])
+        np.add.at(w, last, weights)
+        return np.cumsum(w, axis=0)
+
+    var += over_exited(p**2) + 2 * cif * over_exited(p * v[:, None]) \
+        + cif**2 * over_exited(v**2)[:, None]
+    se = np.sqrt(np.maximum(var, 0.0))
     lower, upper = _log_ci(cif, se, conf_level)
     return CumulativeIncidence(times, n_risk, states, cif, se, lower, upper, event_free)
 

@@ -32,12 +32,18 @@ def stratum_colour(stratify_by: str, stratum: str) -> str:
 
 
 def step_curve(curve: pd.DataFrame) -> pd.DataFrame:
-    """The curve from age 0 (S = 1) with bands defined everywhere they are drawn."""
+    """The curve from age 0 (S = 1) with bands defined everywhere they are drawn.
+
+    Only the steps are kept (censoring-only ages change nothing drawn), plus the last
+    age, so the curve still ends where follow-up ends.
+    """
     start = pd.DataFrame({"time_years": [0.0], "survival": [1.0], "lo": [1.0], "hi": [1.0]})
     rows = pd.concat([start, curve[["time_years", "survival", "lo", "hi"]]], ignore_index=True)
     at_one = rows["survival"] >= 1.0
     rows.loc[at_one, ["lo", "hi"]] = 1.0
-    return rows
+    changes = rows[["survival", "lo", "hi"]].ne(rows[["survival", "lo", "hi"]].shift()).any(axis=1)
+    changes.iloc[-1] = True
+    return rows[changes].reset_index(drop=True)
 
 
 # Infant-onset types are read in months; their panel spans the first three years.
@@ -84,7 +90,7 @@ def km_figure(
             label = stratum if by == "all" else f"{_short(by)} {stratum}"
             ax.step(rows["time_years"] * scale, rows["survival"], where="post", color=colour, label=label, lw=1.4)
             ax.fill_between(rows["time_years"] * scale, rows["lo"], rows["hi"], step="post", color=colour,
-                            alpha=0.15, lw=0)
+                            alpha=0.15, lw=0, rasterized=True)
         if published is not None and by == "sma_type":
             _overlay_published(ax, published, strata, scale)
         title = STRATIFICATION_TITLES.get(by, by)

@@ -16,8 +16,10 @@ Free parameters are ``mu, log_sigma`` (and ``Q``). The left-truncated likelihood
 log-normal and log-logistic: Newton-Raphson with step halving on the analytic gradient
 and Hessian (vectorised), covariance the inverse analytic observed information. The
 generalized gamma starts from the Weibull fit (``Q = 1``) and takes Newton steps on
-numerical derivatives (BFGS first only when they fail); its covariance is the inverse of
-the numerical observed information. Survival CIs use the delta method on ``log(-log S)``.
+derivatives exact in ``mu`` and ``log_sigma`` (``Q`` by central differences of them),
+declaring "no maximum" when ``Q`` drifts outwards over several Newton steps or beyond
+``|Q| = 20`` (BFGS only as a last resort); its covariance is the inverse of that
+observed information. Survival CIs use the delta method on ``log(-log S)``.
 Log-likelihoods are on the age scale (they include the ``-log t`` Jacobian), as
 ``survreg``, ``flexsurv`` and lifelines report them.
 
@@ -56,6 +58,10 @@ _LOG_SQRT_2PI = float(np.log(np.sqrt(2 * np.pi)))
 # A generalized gamma whose Newton steps end beyond |Q| = 20 unconverged is on a ridge
 # towards Q -> +-infinity: no maximum-likelihood estimate exists.
 _Q_RIDGE = 20.0
+# ... and one whose Q moves outwards beyond |Q| = 3 by steps that do not shrink, over
+# several Newton steps, is on such a ridge too (see _drifting).
+_Q_DRIFT = 3.0
+_GG_MAX_ITER = 60
 
 
 # --------------------------------------------------------------------------- densities
@@ -172,6 +178,75 @@ def _fit_closed_form(dist, entry, exit_, status, start, max_iter=200):
         if converged and np.max(np.abs(grad)) < 1e-6 * max(1.0, len(exit_) ** 0.5):
             break
     return theta, ll, hess
+
+
+# --------------------------------------------------------------------------- gengamma
+def _phi_gengamma(w: np.ndarray, q: float, kind: str):
+    """``(phi, phi', phi'')`` in ``w`` of ``log f0`` or ``log S0`` of the standardised
+    generalized gamma with shape ``q != 0`` (Prentice): ``u = q^-2 e^{qw}``."""
+    a = q**-2
+    qw = q * w
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(qw)
+        if kind == "dens":
+            f = np.log(abs(q)) + a * np.log(a) - special.gammaln(a) + a * (qw - e)
+            return f, (1 - e) / q, -e
+        u = a * e
+        s = special.gammaincc(a, u) if q > 0 else special.gammainc(a, u)
+        log_s = np.log(s)
+        # d log S / dw = -|q| u^a e^-u / (Gamma(a) S)
+        d1 = -abs(q) * np.exp(a * np.log(u) - u - special.gammaln(a) - log_s)
+        d2 = d1 * ((a - u) * q - d1)
+    return log_s, d1, d2
+
+
+def _gengamma_mls(theta, log_entry, log_exit, status):
+    """Log-likelihood, gradient and Hessian in ``(mu, log_sigma)`` at fixed ``Q``."""
+    mu, log_sigma, q = theta
+    if abs(q) < 1e-7:
+        return _loglik_derivatives("lognormal", theta[:2], log_entry, log_exit, status)
+    sigma = np.exp(log_sigma)
+    ll, grad, hess = 0.0, np.zeros(2), np.zeros((2, 2))
+    parts = ((log_exit[status], "dens", 1.0), (log_exit[~status], "surv", 1.0),
+             (log_entry, "surv", -1.0))
+    for y, kind, sign in parts:
+        if y.size == 0:
+            continue
+        w = (y - mu) / sigma
+        f, d1, d2 = _phi_gengamma(w, q, kind)
+        ll += sign * f.sum()
+        grad += sign * np.array([-d1.sum() / sigma, -(d1 * w).sum()])
+        h_mm = d2.sum() / sigma**2
+        h_ms = (d2 * w + d1).sum() / sigma
+        h_ss = (d2 * w**2 + d1 * w).sum()
+        hess += sign * np.array([[h_mm, h_ms], [h_ms, h_ss]])
+        if kind == "dens":
+            ll -= y.size * log_sigma + y.sum()
+            grad[1] -= y.size
+    if not (np.isfinite(ll) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
+        return -np.inf, grad, hess
+    return float(ll), grad, hess
+
+
+def _gengamma_derivatives(theta, log_entry, log_exit, status):
+    """Log-likelihood, gradient and Hessian in ``(mu, log_sigma, Q)``: exact in ``mu`` and
+    ``log_sigma``; in ``Q`` central differences of the exact ones (three evaluations)."""
+    ll, g2, h2 = _gengamma_mls(theta, log_entry, log_exit, status)
+    q = theta[2]
+    step = 1e-4 * max(1.0, abs(q))
+    if abs(q) < 2 * step:  # keep both sides of the difference on one side of Q = 0
+        step = max(abs(q) / 2, 1e-7) if q != 0 else 1e-4
+    up = theta + np.array([0.0, 0.0, step])
+    down = theta - np.array([0.0, 0.0, step])
+    ll_up, g_up, _ = _gengamma_mls(up, log_entry, log_exit, status)
+    ll_down, g_down, _ = _gengamma_mls(down, log_entry, log_exit, status)
+    grad = np.append(g2, (ll_up - ll_down) / (2 * step))
+    hess = np.zeros((3, 3))
+    hess[:2, :2] = h2
+    hess[:2, 2] = hess[2, :2] = (g_up - g_down) / (2 * step)
+    hess[2, 2] = (ll_up - 2 * ll + ll_down) / step**2
+    ok = np.isfinite(ll) and np.isfinite(ll_up) and np.isfinite(ll_down)
+    return (ll if ok else -np.inf), grad, hess
 
 
 # --------------------------------------------------------------------------- numerics
@@ -311,8 +386,8 @@ def fit_parametric(entry, exit, event, dist: str = "weibull", start=None) -> Par
     entry, exit_, status = _check(entry, exit, event)
     nll = lambda th: -_loglik(dist, th, entry, exit_, status)  # noqa: E731
     if dist == "gengamma":
-        theta = _fit_gengamma(nll, entry, exit_, status, start)
-        hess = _hessian(nll, theta)
+        theta, hess = _fit_gengamma(entry, exit_, status, start)
+        hess = -hess
     else:
         start = _start(dist, entry, exit_, status) if start is None else start
         theta, _, hess = _fit_closed_form(dist, entry, exit_, status, start)
@@ -336,60 +411,80 @@ def _start(dist, entry, exit_, status) -> np.ndarray:
     return np.array([log_t.mean() + 0.5, np.log(max(log_t.std(), 0.1))])
 
 
-def _fit_gengamma(nll, entry, exit_, status, weibull_theta=None) -> np.ndarray:
-    """Newton steps from the Weibull fit (``Q = 1``); BFGS first only if they stall."""
+def _fit_gengamma(entry, exit_, status, weibull_theta=None):
+    """Newton-Raphson from the Weibull fit (``Q = 1``) on :func:`_gengamma_derivatives`,
+    with step halving and a shifted Hessian where it is not negative definite. Returns
+    ``theta`` and the Hessian of the log-likelihood there.
+
+    On a ridge (typically pooled strata of different shapes) the likelihood keeps rising
+    as ``|Q|`` grows: Newton's steps then all move ``Q`` the same way without shrinking as
+    they do near a maximum. Several such steps beyond ``|Q| = _Q_DRIFT`` end the fit with
+    a :class:`ModelError` ("no maximum"), as does ``|Q| > _Q_RIDGE``."""
     if weibull_theta is None:
         weibull_theta = fit_parametric(entry, exit_, status, "weibull").theta
-    start = np.append(np.asarray(weibull_theta, float)[:2], 1.0)
-    theta = _polish(nll, start, steps=30)
-    if np.max(np.abs(_gradient(nll, theta))) > 1e-4 * max(1.0, len(exit_) ** 0.5):
-        if abs(theta[2]) > _Q_RIDGE:
-            raise ModelError(
-                f"gengamma fit has no maximum ({int(status.sum())} events): the likelihood "
-                f"keeps rising as Q grows beyond {theta[2]:.0f} (a limit of the family, "
-                "e.g. pooled strata of different shapes); see the other distributions"
-            )
-        from scipy import optimize  # a slow import, needed only here
-
-        res = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
-        theta = _polish(nll, res.x)
-    return theta
-
-
-def _polish(nll, theta, steps: int = 8) -> np.ndarray:
-    """Newton steps on numerical derivatives, halved when they overshoot (the Hessian
-    shifted to positive definite where it is not, as far from the minimum). The Hessian
-    (the costly part) is reused for up to three steps while full steps are taken."""
-    value = nll(theta)
-    hess, age = None, 0
-    for _ in range(steps):
-        grad = _gradient(nll, theta)
-        if not np.all(np.isfinite(grad)):
+    log_exit = np.log(exit_)
+    log_entry = np.log(entry[entry > 0])
+    derivs = lambda th: _gengamma_derivatives(th, log_entry, log_exit, status)  # noqa: E731
+    theta = np.append(np.asarray(weibull_theta, float)[:2], 1.0)
+    ll, grad, hess = derivs(theta)
+    tol = 1e-6 * max(1.0, len(exit_) ** 0.5)
+    q_steps: list[float] = []
+    converged = False
+    for _ in range(_GG_MAX_ITER):
+        if not np.all(np.isfinite(grad)) or not np.all(np.isfinite(hess)):
             break
-        if hess is None or age >= 3:
-            hess, age = _hessian(nll, theta), 0
-            if not np.all(np.isfinite(hess)):
+        info = -hess
+        lowest = np.linalg.eigvalsh(info)[0]
+        if lowest <= 0:  # modified Newton far from the maximum
+            info = info + (1e-3 * max(1.0, np.abs(info).max()) - lowest) * np.eye(3)
+        step = np.linalg.solve(info, grad)
+        # the Newton step in Q; 0 where the Hessian was shifted or the step capped
+        q_steps.append(step[2] if lowest > 0 and np.abs(step).max() <= 2.0 else 0.0)
+        if np.abs(step).max() > 2.0:  # no leaps into overflow
+            step = step * (2.0 / np.abs(step).max())
+        for _ in range(40):
+            new = theta + step
+            ll_new, grad_new, hess_new = derivs(new)
+            if ll_new >= ll - 1e-12 * abs(ll):
                 break
-            # modified Newton: shift the Hessian until positive definite
-            lowest = np.linalg.eigvalsh(hess)[0]
-            if lowest <= 0:
-                hess = hess + (1e-3 * max(1.0, np.abs(hess).max()) - lowest) * np.eye(len(theta))
-        step = np.linalg.solve(hess, grad)
-        age += 1
-        halved = False
-        for _ in range(30):
-            new_value = nll(theta - step)
-            if new_value <= value + 1e-10:
-                break
-            step, halved = step / 2, True
+            step = step / 2
         else:
             break
-        if halved:
-            age = 3  # a fresh Hessian next
-        theta, value = theta - step, new_value
-        if np.max(np.abs(step)) < 1e-10:
+        small = np.abs(step).max() < 1e-10 or abs(ll_new - ll) <= 1e-14 * abs(ll)
+        theta, ll, grad, hess = new, ll_new, grad_new, hess_new
+        if np.abs(grad).max() < tol and (small or np.linalg.eigvalsh(-hess)[0] > 0):
+            converged = True
             break
-    return theta
+        if _drifting(theta[2], q_steps) or abs(theta[2]) > _Q_RIDGE:
+            raise ModelError(
+                f"gengamma fit has no maximum ({int(status.sum())} events): the likelihood "
+                f"keeps rising as Q moves beyond {theta[2]:.1f} (a limit of the family, "
+                "e.g. pooled strata of different shapes); see the other distributions"
+            )
+    if not converged:
+        from scipy import optimize  # a slow import, needed only here
+
+        nll = lambda th: -_loglik("gengamma", th, entry, exit_, status)  # noqa: E731
+        jac = lambda th: -derivs(th)[1]  # noqa: E731
+        res = optimize.minimize(nll, theta, jac=jac, method="BFGS",
+                                options={"gtol": tol, "maxiter": 500})
+        theta = res.x
+        ll, grad, hess = derivs(theta)
+    return theta, hess
+
+
+def _drifting(q: float, q_steps: list[float], run: int = 6) -> bool:
+    """Whether Newton's steps in ``Q`` pointed outwards (away from 0) ``run`` times in a
+    row, none less than 0.8 times the one before, with ``|Q| > _Q_DRIFT``. Near a maximum
+    Newton's steps shrink quadratically; on a ridge ``l(Q) ~ c - k / Q`` they are about
+    ``Q / 2`` and grow, on a plateau in ``Q`` they shrink only linearly, slowly. Steps on
+    a shifted (not negative definite) Hessian and capped steps are recorded as 0 and
+    break the run."""
+    if abs(q) <= _Q_DRIFT or len(q_steps) < run:
+        return False
+    last = np.array(q_steps[-run:])
+    outward = bool(np.all(np.sign(last) == np.sign(q)) and np.all(last != 0))
+    return outward and bool(np.all(np.abs(last[1:]) >= 0.8 * np.abs(last[:-1])))
 
 
 def _check(entry, exit_, event):

@@ -92,12 +92,15 @@ def gathered_tables():
     return {t: f"results/tables/{t}.csv" for t in SURVIVAL_TABLES}
 
 
-def survival_datasets():
-    """The analysis dataset and, with analysis.sensitivity_analysis, the sensitivity one."""
-    inputs = {"dataset": "results/analysis/analysis_dataset.parquet"}
+def analysis_datasets():
+    """The analysis dataset and, with analysis.sensitivity_analysis, the one with the
+    other treatment-censoring mode (one job writes both)."""
+    datasets = {"dataset": "results/analysis/analysis_dataset.parquet"}
     if config["analysis"]["sensitivity_analysis"]:
-        inputs["sensitivity"] = "results/analysis/analysis_dataset_sensitivity.parquet"
-    return inputs
+        datasets["sensitivity"] = (
+            "results/analysis/analysis_dataset_sensitivity.parquet"
+        )
+    return datasets
 
 
 def final_targets():

@@ -25,8 +25,9 @@ rule analysis_dataset:
         **canonical_tables(),
         exclusions="results/canonical/exclusions.csv",
     output:
-        dataset="results/analysis/analysis_dataset.parquet",
+        **analysis_datasets(),
         cohort_flow="results/tables/cohort_flow.csv",
+        table1="results/tables/table1.csv",
     log:
         "logs/analysis_dataset.log",
     benchmark:

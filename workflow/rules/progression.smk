@@ -1,5 +1,6 @@
 # Motor-score progression: one job per scale (natural-history assessments, linear mixed
-# models per stratum, 12-month change, floor/ceiling), gathered into results/tables/.
+# models per stratum, 12-month change, floor/ceiling, and its figures — one job, not two,
+# because Python start-up dominates small jobs), gathered into results/tables/.
 
 
 rule progression_scale:
@@ -11,6 +12,20 @@ rule progression_scale:
         **progression_outputs(),
         assessments="results/progression/{scale}/assessments.parquet",
         change_pairs="results/progression/{scale}/change_pairs.parquet",
+        spaghetti=report(
+            "results/figures/progression_{scale}.png",
+            caption="../report/progression_figure.rst",
+            category="Motor progression",
+            labels={"scale": "{scale}", "figure": "Trajectories"},
+        ),
+        spaghetti_svg="results/figures/progression_{scale}.svg",
+        change=report(
+            "results/figures/change_12m_{scale}.png",
+            caption="../report/change_figure.rst",
+            category="Motor progression",
+            labels={"scale": "{scale}", "figure": "12-month change"},
+        ),
+        change_svg="results/figures/change_12m_{scale}.svg",
     log:
         "logs/progression_scale/{scale}.log",
     benchmark:
@@ -39,37 +54,3 @@ rule gather_progression:
         "../../environment.yml"
     script:
         "../../scripts/rules/gather_progression.py"
-
-
-rule progression_figures:
-    input:
-        assessments="results/progression/{scale}/assessments.parquet",
-        change_pairs="results/progression/{scale}/change_pairs.parquet",
-        trajectories="results/progression/{scale}/lmm_trajectories.csv",
-        change="results/progression/{scale}/change_12m.csv",
-    output:
-        spaghetti=report(
-            "results/figures/progression_{scale}.png",
-            caption="../report/progression_figure.rst",
-            category="Motor progression",
-            labels={"scale": "{scale}", "figure": "Trajectories"},
-        ),
-        spaghetti_svg="results/figures/progression_{scale}.svg",
-        change=report(
-            "results/figures/change_12m_{scale}.png",
-            caption="../report/change_figure.rst",
-            category="Motor progression",
-            labels={"scale": "{scale}", "figure": "12-month change"},
-        ),
-        change_svg="results/figures/change_12m_{scale}.svg",
-    log:
-        "logs/progression_figures/{scale}.log",
-    benchmark:
-        "logs/benchmarks/progression_figures/{scale}.tsv"
-    conda:
-        "../../environment.yml"
-    params:
-        progression=config["progression"],
-        birth_eras=config["analysis"]["birth_eras"],
-    script:
-        "../../scripts/rules/progression_figures.py"

@@ -21,21 +21,6 @@ rule summary_json:
         "../../scripts/rules/summary_json.py"
 
 
-rule baseline_table:
-    input:
-        **canonical_tables(),
-    output:
-        "results/tables/table1.csv",
-    log:
-        "logs/baseline_table.log",
-    benchmark:
-        "logs/benchmarks/baseline_table.tsv"
-    conda:
-        "../../environment.yml"
-    script:
-        "../../scripts/rules/baseline_table.py"
-
-
 rule published_comparison:
     input:
         **comparison_inputs(),
