@@ -81,3 +81,15 @@ def leaked_identifiers(text: str) -> list[str]:
 
     words = set(re.findall(r"[A-Za-z0-9]+", text)) | set(re.findall(r"[\w.\-]+", text))
     return sorted(ids & words)
+
+
+def leaked_patient_dates(text: str) -> list[str]:
+    """Dates of the sample registry's patients (any table, any date column) in ``text``."""
+    import re
+
+    shown = set(re.findall(r"\d{4}-\d{2}-\d{2}", text))
+    leaked: set[str] = set()
+    for table in TABLE_COLUMNS:
+        frame = pd.read_csv(SAMPLE / f"{table}.csv", dtype=str, keep_default_na=False)
+        leaked |= {v for c in frame.columns if "date" in c for v in frame[c] if v} & shown
+    return sorted(leaked)

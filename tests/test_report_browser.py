@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import leaked_identifiers, run_snakemake
+from conftest import leaked_identifiers, leaked_patient_dates, run_snakemake
 
 pytestmark = pytest.mark.browser
 
@@ -63,3 +63,4 @@ def test_pdf_is_rendered_and_shows_no_identifiers(sample_run, chromium):
     for section in SECTIONS:
         assert section in text
     assert not leaked_identifiers(text)
+    assert not leaked_patient_dates(text)

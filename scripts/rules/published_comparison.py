@@ -14,7 +14,7 @@ def main():
     table = comparison_table(
         load_reference(snakemake.input.reference), read_csv(snakemake.input.km_curves), **optional
     )
-    write_csv(table, snakemake.output[0])
+    write_csv(table, snakemake.output.published_comparison)
 
 
 run_rule(main, snakemake.log[0])

@@ -88,6 +88,14 @@ def survival_per_endpoint():
     }
 
 
+def registered(tables, category):
+    """Tables registered with report(), so that `snakemake --report` shows them too."""
+    return {
+        name: report(path, category=category, labels={"table": name})
+        for name, path in tables.items()
+    }
+
+
 def gathered_tables():
     return {t: f"results/tables/{t}.csv" for t in SURVIVAL_TABLES}
 

@@ -26,8 +26,13 @@ rule analysis_dataset:
         exclusions="results/canonical/exclusions.csv",
     output:
         **analysis_datasets(),
-        cohort_flow="results/tables/cohort_flow.csv",
-        table1="results/tables/table1.csv",
+        **registered(
+            {
+                "cohort_flow": "results/tables/cohort_flow.csv",
+                "table1": "results/tables/table1.csv",
+            },
+            "Cohort tables",
+        ),
     log:
         "logs/analysis_dataset.log",
     benchmark:

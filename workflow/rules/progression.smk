@@ -44,7 +44,7 @@ rule gather_progression:
     input:
         **progression_per_scale(),
     output:
-        **gathered_progression_tables(),
+        **registered(gathered_progression_tables(), "Motor progression tables"),
     log:
         "logs/gather_progression.log",
     benchmark:

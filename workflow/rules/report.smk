@@ -25,7 +25,10 @@ rule published_comparison:
     input:
         **comparison_inputs(),
     output:
-        "results/tables/published_comparison.csv",
+        **registered(
+            {"published_comparison": "results/tables/published_comparison.csv"},
+            "Comparison with published natural history",
+        ),
     log:
         "logs/published_comparison.log",
     benchmark:

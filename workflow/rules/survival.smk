@@ -42,7 +42,7 @@ rule gather_survival:
     input:
         **survival_per_endpoint(),
     output:
-        **gathered_tables(),
+        **registered(gathered_tables(), "Survival tables"),
     log:
         "logs/gather_survival.log",
     benchmark:
