@@ -79,7 +79,7 @@ def test_no_truncation_matches_the_textbook_product_limit():
     "entry, exit, event, message",
     [
         ([], [], [], "no subjects"),
-        ([1.0], [1.0], [1], "exit must be after entry"),
+        ([1.0], [1.0], [1], "exit must be later than entry"),
         ([0.0], [np.inf], [1], "finite"),
         ([0.0, 1.0], [1.0], [1], "same length"),
     ],

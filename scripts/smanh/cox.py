@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import special
 
 from smanh.errors import ModelError
+from smanh.followup import check_follow_up
 
 __all__ = ["Design", "design_matrix", "CoxResult", "fit_cox", "cox_zph"]
 
@@ -433,19 +434,7 @@ def _chisq(stat: float, df: int) -> dict:
 
 
 def _check_times(entry, exit_, event):
-    entry = np.asarray(entry, float)
-    exit_ = np.asarray(exit_, float)
-    event = np.asarray(event)
-    if not (entry.shape == exit_.shape == event.shape) or entry.ndim != 1:
-        raise ModelError("entry, exit and event must be 1-d arrays of the same length")
-    if np.isnan(entry).any() or np.isnan(exit_).any():
-        raise ModelError("entry and exit must not be missing")
-    bad = np.flatnonzero(exit_ <= entry)
-    if bad.size:
-        raise ModelError(
-            f"exit must be later than entry; row {bad[0]} has entry {entry[bad[0]]} and "
-            f"exit {exit_[bad[0]]} ({bad.size} such rows)"
-        )
+    entry, exit_, event = check_follow_up(entry, exit_, event)
     status = event == 1 if event.dtype != bool else event
     return entry, exit_, np.asarray(status, bool)
 

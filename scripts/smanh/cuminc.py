@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import special
 
 from smanh.errors import ModelError
+from smanh.followup import check_follow_up
 
 __all__ = ["CumulativeIncidence", "aalen_johansen"]
 
@@ -198,21 +199,7 @@ def _log_ci(p, se, conf_level):
 
 
 def _check(entry, exit_, event):
-    exit_ = np.asarray(exit_, float)
-    entry = np.zeros_like(exit_) if entry is None else np.asarray(entry, float)
-    event_arr = np.asarray(event)
-    if not (entry.shape == exit_.shape == event_arr.shape) or exit_.ndim != 1:
-        raise ModelError("entry, exit and event must be 1-d arrays of the same length")
-    if len(exit_) == 0:
-        raise ModelError("no subjects: cumulative incidence needs at least one")
-    if np.isnan(entry).any() or np.isnan(exit_).any():
-        raise ModelError("entry and exit must not be missing")
-    bad = np.flatnonzero(exit_ <= entry)
-    if bad.size:
-        raise ModelError(
-            f"exit must be later than entry; row {bad[0]} has entry {entry[bad[0]]} and "
-            f"exit {exit_[bad[0]]} ({bad.size} such rows)"
-        )
+    entry, exit_, event_arr = check_follow_up(entry, exit_, event)
     as_int = event_arr.astype(int)
     if np.any(as_int != event_arr) or np.any(as_int < 0):
         raise ModelError("event codes must be integers: 0 censored, 1 event, 2.. competing")

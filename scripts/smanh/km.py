@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from smanh.errors import ModelError
+from smanh.followup import check_follow_up
 
 # R's default tolerance for "the curve is exactly at p" (sqrt(.Machine$double.eps)).
 QUANTILE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -101,10 +101,8 @@ def kaplan_meier(entry, exit, event, conf_level: float = 0.95) -> KaplanMeierFit
     -------
     KaplanMeierFit
     """
-    entry = np.asarray(entry, dtype=float)
-    exit_ = np.asarray(exit, dtype=float)
-    event = np.asarray(event).astype(bool)
-    _check_inputs(entry, exit_, event)
+    entry, exit_, event = check_follow_up(entry, exit, event)
+    event = event.astype(bool)
 
     time, inverse = np.unique(exit_, return_inverse=True)
     n_event = np.bincount(inverse, weights=event, minlength=time.size).astype(int)
@@ -142,20 +140,6 @@ def loglog_band(survival, std_err, conf_level: float) -> tuple[np.ndarray, np.nd
         lower = np.exp(-np.exp(np.log(-np.log(s)) - half_width))
         upper = np.exp(-np.exp(np.log(-np.log(s)) + half_width))
     return lower, upper
-
-
-def _check_inputs(entry, exit_, event) -> None:
-    if not (entry.shape == exit_.shape == event.shape) or entry.ndim != 1:
-        raise ModelError("entry, exit and event must be 1-d arrays of the same length")
-    if entry.size == 0:
-        raise ModelError("no subjects to estimate a survival curve from")
-    if not (np.isfinite(entry).all() and np.isfinite(exit_).all()):
-        raise ModelError("entry and exit ages must be finite numbers")
-    if (exit_ <= entry).any():
-        bad = int(np.flatnonzero(exit_ <= entry)[0])
-        raise ModelError(
-            f"exit must be after entry (subject {bad}: entry {entry[bad]}, exit {exit_[bad]})"
-        )
 
 
 def number_at_risk(entry, exit, ages) -> np.ndarray:

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import special
 
 from smanh.errors import ModelError
+from smanh.followup import check_follow_up
 
 __all__ = ["DISTRIBUTIONS", "ParametricFit", "fit_parametric", "fit_all", "aic_table"]
 
@@ -488,15 +489,9 @@ def _drifting(q: float, q_steps: list[float], run: int = 6) -> bool:
 
 
 def _check(entry, exit_, event):
-    exit_ = np.asarray(exit_, float)
-    entry = np.zeros_like(exit_) if entry is None else np.asarray(entry, float)
-    event = np.asarray(event)
-    if not (entry.shape == exit_.shape == event.shape) or exit_.ndim != 1:
-        raise ModelError("entry, exit and event must be 1-d arrays of the same length")
-    if np.any(~np.isfinite(entry)) or np.any(~np.isfinite(exit_)) or np.any(entry < 0):
-        raise ModelError("entry and exit must be finite, entry >= 0")
-    if np.any(exit_ <= entry):
-        raise ModelError("exit must be later than entry for every subject")
+    entry, exit_, event = check_follow_up(entry, exit_, event)
+    if np.any(entry < 0):
+        raise ModelError("entry must be >= 0: the models are on the (log) age scale")
     status = event if event.dtype == bool else event == 1
     if status.sum() < 2:
         raise ModelError(f"{int(status.sum())} events: a parametric fit needs at least 2")
