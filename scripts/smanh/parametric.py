@@ -127,6 +127,16 @@ def _phi(dist: str, w: np.ndarray, kind: str):
 def _loglik_derivatives(dist, theta, log_entry, log_exit, status):
     """Log-likelihood, gradient and Hessian in ``(mu, log_sigma)`` (closed forms)."""
     mu, log_sigma = theta
+    ll, grad, hess = _location_scale_derivatives(
+        lambda w, kind: _phi(dist, w, kind), mu, log_sigma, log_entry, log_exit, status
+    )
+    return (-np.inf if not np.isfinite(ll) else ll), grad, hess
+
+
+def _location_scale_derivatives(phi, mu, log_sigma, log_entry, log_exit, status):
+    """Log-likelihood with left truncation of a location-scale model on log age, and its
+    gradient and Hessian in ``(mu, log_sigma)``, from ``phi(w, kind)`` = (log f or log S of
+    the standardised residual ``w``, and its first two derivatives in ``w``)."""
     sigma = np.exp(log_sigma)
     ll, grad, hess = 0.0, np.zeros(2), np.zeros((2, 2))
     parts = (
@@ -138,7 +148,7 @@ def _loglik_derivatives(dist, theta, log_entry, log_exit, status):
         if y.size == 0:
             continue
         w = (y - mu) / sigma
-        f, d1, d2 = _phi(dist, w, kind)
+        f, d1, d2 = phi(w, kind)
         ll += sign * f.sum()
         grad += sign * np.array([-d1.sum() / sigma, -(d1 * w).sum()])
         h_mm = d2.sum() / sigma**2
@@ -148,8 +158,6 @@ def _loglik_derivatives(dist, theta, log_entry, log_exit, status):
         if kind == "dens":  # Jacobian -log sigma - log t of the density on the age scale
             ll -= y.size * log_sigma + y.sum()
             grad[1] -= y.size
-    if not np.isfinite(ll):
-        ll = -np.inf
     return float(ll), grad, hess
 
 
@@ -206,24 +214,9 @@ def _gengamma_mls(theta, log_entry, log_exit, status):
     mu, log_sigma, q = theta
     if abs(q) < 1e-7:
         return _loglik_derivatives("lognormal", theta[:2], log_entry, log_exit, status)
-    sigma = np.exp(log_sigma)
-    ll, grad, hess = 0.0, np.zeros(2), np.zeros((2, 2))
-    parts = ((log_exit[status], "dens", 1.0), (log_exit[~status], "surv", 1.0),
-             (log_entry, "surv", -1.0))
-    for y, kind, sign in parts:
-        if y.size == 0:
-            continue
-        w = (y - mu) / sigma
-        f, d1, d2 = _phi_gengamma(w, q, kind)
-        ll += sign * f.sum()
-        grad += sign * np.array([-d1.sum() / sigma, -(d1 * w).sum()])
-        h_mm = d2.sum() / sigma**2
-        h_ms = (d2 * w + d1).sum() / sigma
-        h_ss = (d2 * w**2 + d1 * w).sum()
-        hess += sign * np.array([[h_mm, h_ms], [h_ms, h_ss]])
-        if kind == "dens":
-            ll -= y.size * log_sigma + y.sum()
-            grad[1] -= y.size
+    ll, grad, hess = _location_scale_derivatives(
+        lambda w, kind: _phi_gengamma(w, q, kind), mu, log_sigma, log_entry, log_exit, status
+    )
     if not (np.isfinite(ll) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
         return -np.inf, grad, hess
     return float(ll), grad, hess
