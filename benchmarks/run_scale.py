@@ -413,7 +413,7 @@ def main() -> None:
             if entry["r"]:
                 results["r_versions"] = entry["r"]["versions"]
         results["scales"][scale] = entry
-    wired = any("lmm" in rule for s in results["scales"].values() for rule in s["workflow"]["rules"])
+    wired = any(rule.startswith("progression_scale") for s in results["scales"].values() for rule in s["workflow"]["rules"])
     if not wired:
         results["lmm_note"] = (
             "The mixed-model engine (`smanh.lmm`) is not yet a rule of the workflow, so the workflow "
