@@ -405,6 +405,9 @@ def _start(dist, entry, exit_, status) -> np.ndarray:
     return np.array([log_t.mean() + 0.5, np.log(max(log_t.std(), 0.1))])
 
 
+_GG_FALLBACK_ITER = 100
+
+
 def _fit_gengamma(entry, exit_, status, weibull_theta=None):
     """Newton-Raphson from the Weibull fit (``Q = 1``) on :func:`_gengamma_derivatives`,
     with step halving and a shifted Hessian where it is not negative definite. Returns
@@ -460,8 +463,15 @@ def _fit_gengamma(entry, exit_, status, weibull_theta=None):
 
         nll = lambda th: -_loglik("gengamma", th, entry, exit_, status)  # noqa: E731
         jac = lambda th: -derivs(th)[1]  # noqa: E731
+        # Bounded: each iteration costs a pass over every subject (seconds at 100,000).
         res = optimize.minimize(nll, theta, jac=jac, method="BFGS",
-                                options={"gtol": tol, "maxiter": 500})
+                                options={"gtol": tol, "maxiter": _GG_FALLBACK_ITER})
+        if not res.success:
+            raise ModelError(
+                f"gengamma fit did not converge ({int(status.sum())} events; Newton, then "
+                f"{_GG_FALLBACK_ITER} BFGS iterations, ended at Q = {res.x[2]:.2f}); see the "
+                "other distributions"
+            )
         theta = res.x
         ll, grad, hess = derivs(theta)
     return theta, hess
