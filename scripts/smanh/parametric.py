@@ -243,30 +243,6 @@ def _gengamma_derivatives(theta, log_entry, log_exit, status):
     return (ll if ok else -np.inf), grad, hess
 
 
-# --------------------------------------------------------------------------- numerics
-def _gradient(f, x, h=1e-5):
-    g = np.zeros_like(x)
-    for i in range(len(x)):
-        e = np.zeros_like(x)
-        e[i] = h * max(1.0, abs(x[i]))
-        g[i] = (f(x + e) - f(x - e)) / (2 * e[i])
-    return g
-
-
-def _hessian(f, x, h=1e-4):
-    k = len(x)
-    hess = np.zeros((k, k))
-    steps = h * np.maximum(1.0, np.abs(x))
-    for i in range(k):
-        for j in range(i, k):
-            ei, ej = np.zeros(k), np.zeros(k)
-            ei[i], ej[j] = steps[i], steps[j]
-            hess[i, j] = hess[j, i] = (
-                f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)
-            ) / (4 * steps[i] * steps[j])
-    return hess
-
-
 # --------------------------------------------------------------------------- fitting
 @dataclass
 class ParametricFit:

@@ -90,6 +90,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from smanh.errors import ConfigError
+from smanh.export_format import SCALE_RANGES as FORMAT_SCALE_RANGES
+from smanh.export_format import TABLES
 
 DAYS_PER_YEAR = 365.25
 EPOCH = np.datetime64("1970-01-01", "D")
@@ -99,18 +101,10 @@ TYPE_GROUPS = ("0", "1", "2", "3", "4")
 SUBTYPES = {"0": ("0",), "1": ("1a", "1b", "1c"), "2": ("2a", "2b"), "3": ("3a", "3b"), "4": ("4",)}
 ALL_SUBTYPES = tuple(s for g in TYPE_GROUPS for s in SUBTYPES[g])
 ENDPOINTS = ("death_or_permanent_ventilation", "death")
-TABLE_COLUMNS = {
-    "patients": (
-        "patient_id", "sex", "birth_date", "sma_type", "smn2_copies", "onset_date",
-        "diagnosis_date", "enrolment_date", "last_contact_date", "death_date", "site",
-    ),
-    "events": ("patient_id", "event", "date"),
-    "treatments": ("patient_id", "treatment", "start_date", "end_date"),
-    "assessments": ("patient_id", "date", "scale", "score"),
-}
+# The canonical export's tables and score ranges (no upper bound: inf, for clipping).
+TABLE_COLUMNS = {name: tuple(c.name for c in table.columns) for name, table in TABLES.items()}
 SCALE_RANGES = {
-    "HFMSE": (0, 66), "RULM": (0, 37), "CHOP_INTEND": (0, 64), "HINE2": (0, 26),
-    "6MWT": (0, np.inf), "FVC_PCT": (0, 200),
+    scale: (low, np.inf if high is None else high) for scale, (low, high) in FORMAT_SCALE_RANGES.items()
 }
 # Latent ages (years) whose remaining time a treatment stretches; milestones are not here.
 ADVERSE_EVENTS = (

@@ -50,20 +50,6 @@ def smn2_group(copies: pd.Series) -> pd.Series:
     return labels.astype(object)
 
 
-def stratum_labels(patients: pd.DataFrame, stratify_by: str) -> pd.Series:
-    """The stratum of every patient for one stratification."""
-    if stratify_by == "all":
-        return pd.Series("all", index=patients.index)
-    if stratify_by == "sma_type":
-        return sma_type_group(patients["sma_type"])
-    if stratify_by == "smn2_copies":
-        return smn2_group(patients["smn2_copies"])
-    raise ConfigError(
-        f"stratify_by: unknown stratification '{stratify_by}' "
-        f"(one of: {', '.join(STRATIFICATIONS)})"
-    )
-
-
 def stratum_order(stratify_by: str) -> tuple[str, ...]:
     """Display order of the strata of one stratification."""
     return {"all": ("all",), "sma_type": SMA_TYPE_GROUPS, "smn2_copies": SMN2_GROUPS}[stratify_by]
