@@ -92,3 +92,16 @@ def test_errors():
         fit_parametric(None, [1, 2, 3], [1, 0, 0], "weibull")
     with pytest.raises(ModelError, match="later than entry"):
         fit_parametric([2, 0], [1, 2], [1, 1], "weibull")
+
+
+@pytest.mark.parametrize("dist", ["weibull", "lognormal", "loglogistic"])
+def test_no_maximum_at_a_boundary_of_the_family_is_an_error(dist):
+    """Late entrants with a hazard 0.5 / age (Pareto from entry): the likelihood of these
+    families rises without bound towards mu -> -infinity; a fit must say so rather than
+    report the parameters where the iterations stopped."""
+    rng = np.random.default_rng(3)
+    entry = rng.uniform(1, 10, 3000)
+    exit_ = entry * rng.random(3000) ** (-1 / 0.5)
+    event = exit_ <= entry + 5
+    with pytest.raises(ModelError, match="no maximum.*limit of the family"):
+        fit_parametric(entry, np.minimum(exit_, entry + 5), event, dist)

@@ -63,6 +63,13 @@ _Q_RIDGE = 20.0
 # several Newton steps, is on such a ridge too (see _drifting).
 _Q_DRIFT = 3.0
 _GG_MAX_ITER = 60
+# Beyond these the fit describes no cohort of ages between days and a century (|mu| > 20:
+# a time scale e^20 years or e^-20 years; sigma > e^3 = 20 on the log-age scale: a Weibull
+# shape below 0.05): it is heading for a boundary of the family (e.g. a hazard ~ 1/age,
+# which pooled strata with late entry can favour), where the likelihood keeps rising but
+# has no maximum.
+_MU_LIMIT = 20.0
+_LOG_SIGMA_LIMIT = 3.0
 
 
 # --------------------------------------------------------------------------- densities
@@ -124,50 +131,69 @@ def _phi(dist: str, w: np.ndarray, kind: str):
     return log_s, -hazard, -hazard * (hazard - w)
 
 
-def _loglik_derivatives(dist, theta, log_entry, log_exit, status):
+@dataclass(frozen=True)
+class _Sample:
+    """The three parts of the left-truncated likelihood (``log f(exit)`` of events,
+    ``log S(exit)`` of censored subjects, ``-log S(entry)`` of late entries), each as the
+    distinct log ages with their multiplicities. Ages come from dates (whole days), so a
+    large registry repeats each age many times (100,000 subjects: about 20,000 distinct
+    ages): every distinct age is evaluated once, and counted as often as it occurs."""
+
+    parts: tuple[tuple[np.ndarray, np.ndarray, str, float], ...]
+
+    @classmethod
+    def of(cls, entry, exit_, status) -> "_Sample":
+        def distinct(ages):
+            values, counts = np.unique(ages, return_counts=True)
+            return np.log(values), counts.astype(float)
+
+        return cls((
+            (*distinct(exit_[status]), "dens", 1.0),
+            (*distinct(exit_[~status]), "surv", 1.0),
+            (*distinct(entry[entry > 0]), "surv", -1.0),
+        ))
+
+
+def _loglik_derivatives(dist, theta, sample: _Sample):
     """Log-likelihood, gradient and Hessian in ``(mu, log_sigma)`` (closed forms)."""
     mu, log_sigma = theta
     ll, grad, hess = _location_scale_derivatives(
-        lambda w, kind: _phi(dist, w, kind), mu, log_sigma, log_entry, log_exit, status
+        lambda w, kind: _phi(dist, w, kind), mu, log_sigma, sample
     )
     return (-np.inf if not np.isfinite(ll) else ll), grad, hess
 
 
-def _location_scale_derivatives(phi, mu, log_sigma, log_entry, log_exit, status):
+def _location_scale_derivatives(phi, mu, log_sigma, sample: _Sample):
     """Log-likelihood with left truncation of a location-scale model on log age, and its
     gradient and Hessian in ``(mu, log_sigma)``, from ``phi(w, kind)`` = (log f or log S of
     the standardised residual ``w``, and its first two derivatives in ``w``)."""
     sigma = np.exp(log_sigma)
     ll, grad, hess = 0.0, np.zeros(2), np.zeros((2, 2))
-    parts = (
-        (log_exit[status], "dens", 1.0),
-        (log_exit[~status], "surv", 1.0),
-        (log_entry, "surv", -1.0),  # truncation: minus log S(entry)
-    )
-    for y, kind, sign in parts:
+    for y, n, kind, sign in sample.parts:
         if y.size == 0:
             continue
         w = (y - mu) / sigma
         f, d1, d2 = phi(w, kind)
-        ll += sign * f.sum()
-        grad += sign * np.array([-d1.sum() / sigma, -(d1 * w).sum()])
-        h_mm = d2.sum() / sigma**2
-        h_ms = (d2 * w + d1).sum() / sigma
-        h_ss = (d2 * w**2 + d1 * w).sum()
+        d1w = d1 * w
+        ll += sign * (n @ f)
+        grad += sign * np.array([-(n @ d1) / sigma, -(n @ d1w)])
+        h_mm = (n @ d2) / sigma**2
+        h_ms = (n @ (d2 * w + d1)) / sigma
+        h_ss = n @ ((d2 * w + d1) * w)
         hess += sign * np.array([[h_mm, h_ms], [h_ms, h_ss]])
         if kind == "dens":  # Jacobian -log sigma - log t of the density on the age scale
-            ll -= y.size * log_sigma + y.sum()
-            grad[1] -= y.size
+            ll -= n.sum() * log_sigma + n @ y
+            grad[1] -= n.sum()
     return float(ll), grad, hess
 
 
 def _fit_closed_form(dist, entry, exit_, status, start, max_iter=200):
     """Newton-Raphson with step halving on the analytic derivatives; gradient ascent
     steps where the Hessian is not negative definite (far from the maximum)."""
-    log_exit = np.log(exit_)
-    log_entry = np.log(entry[entry > 0])
+    sample = _Sample.of(entry, exit_, status)
     theta = np.asarray(start, float)
-    ll, grad, hess = _loglik_derivatives(dist, theta, log_entry, log_exit, status)
+    ll, grad, hess = _loglik_derivatives(dist, theta, sample)
+    outside = 0  # consecutive iterations outside the region of real ages
     for _ in range(max_iter):
         try:
             np.linalg.cholesky(-hess)
@@ -176,7 +202,7 @@ def _fit_closed_form(dist, entry, exit_, status, start, max_iter=200):
             step = grad / max(1.0, np.abs(grad).max())
         for _ in range(60):
             new = theta + step
-            ll_new, grad_new, hess_new = _loglik_derivatives(dist, new, log_entry, log_exit, status)
+            ll_new, grad_new, hess_new = _loglik_derivatives(dist, new, sample)
             if ll_new >= ll - 1e-12 * abs(ll):
                 break
             step = step / 2
@@ -184,9 +210,28 @@ def _fit_closed_form(dist, entry, exit_, status, start, max_iter=200):
             break
         converged = np.max(np.abs(step)) < 1e-10 or abs(ll_new - ll) <= 1e-15 * abs(ll)
         theta, ll, grad, hess = new, ll_new, grad_new, hess_new
+        outside = outside + 1 if _outside(theta) else 0
+        if outside >= 5:  # not an excursion: a way out to the boundary
+            break
         if converged and np.max(np.abs(grad)) < 1e-6 * max(1.0, len(exit_) ** 0.5):
             break
+    _check_bounded(dist, theta, status)
     return theta, ll, hess
+
+
+def _outside(theta) -> bool:
+    return abs(theta[0]) > _MU_LIMIT or theta[1] > _LOG_SIGMA_LIMIT
+
+
+def _check_bounded(dist, theta, status) -> None:
+    """A :class:`ModelError` where ``mu`` or ``sigma`` are outside the region of real ages."""
+    if _outside(theta):
+        which = f"mu = {theta[0]:.3g}" if abs(theta[0]) > _MU_LIMIT else f"sigma = {np.exp(theta[1]):.3g}"
+        raise ModelError(
+            f"{dist} fit has no maximum ({int(status.sum())} events): the likelihood keeps "
+            f"rising towards a limit of the family ({which}; e.g. a hazard ~ 1/age, in "
+            "pooled strata with late entry); see the other distributions"
+        )
 
 
 # --------------------------------------------------------------------------- gengamma
@@ -209,31 +254,31 @@ def _phi_gengamma(w: np.ndarray, q: float, kind: str):
     return log_s, d1, d2
 
 
-def _gengamma_mls(theta, log_entry, log_exit, status):
+def _gengamma_mls(theta, sample: _Sample):
     """Log-likelihood, gradient and Hessian in ``(mu, log_sigma)`` at fixed ``Q``."""
     mu, log_sigma, q = theta
     if abs(q) < 1e-7:
-        return _loglik_derivatives("lognormal", theta[:2], log_entry, log_exit, status)
+        return _loglik_derivatives("lognormal", theta[:2], sample)
     ll, grad, hess = _location_scale_derivatives(
-        lambda w, kind: _phi_gengamma(w, q, kind), mu, log_sigma, log_entry, log_exit, status
+        lambda w, kind: _phi_gengamma(w, q, kind), mu, log_sigma, sample
     )
     if not (np.isfinite(ll) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
         return -np.inf, grad, hess
     return float(ll), grad, hess
 
 
-def _gengamma_derivatives(theta, log_entry, log_exit, status):
+def _gengamma_derivatives(theta, sample: _Sample):
     """Log-likelihood, gradient and Hessian in ``(mu, log_sigma, Q)``: exact in ``mu`` and
     ``log_sigma``; in ``Q`` central differences of the exact ones (three evaluations)."""
-    ll, g2, h2 = _gengamma_mls(theta, log_entry, log_exit, status)
+    ll, g2, h2 = _gengamma_mls(theta, sample)
     q = theta[2]
     step = 1e-4 * max(1.0, abs(q))
     if abs(q) < 2 * step:  # keep both sides of the difference on one side of Q = 0
         step = max(abs(q) / 2, 1e-7) if q != 0 else 1e-4
     up = theta + np.array([0.0, 0.0, step])
     down = theta - np.array([0.0, 0.0, step])
-    ll_up, g_up, _ = _gengamma_mls(up, log_entry, log_exit, status)
-    ll_down, g_down, _ = _gengamma_mls(down, log_entry, log_exit, status)
+    ll_up, g_up, _ = _gengamma_mls(up, sample)
+    ll_down, g_down, _ = _gengamma_mls(down, sample)
     grad = np.append(g2, (ll_up - ll_down) / (2 * step))
     hess = np.zeros((3, 3))
     hess[:2, :2] = h2
@@ -394,15 +439,18 @@ def _fit_gengamma(entry, exit_, status, weibull_theta=None):
     they do near a maximum. Several such steps beyond ``|Q| = _Q_DRIFT`` end the fit with
     a :class:`ModelError` ("no maximum"), as does ``|Q| > _Q_RIDGE``."""
     if weibull_theta is None:
-        weibull_theta = fit_parametric(entry, exit_, status, "weibull").theta
-    log_exit = np.log(exit_)
-    log_entry = np.log(entry[entry > 0])
-    derivs = lambda th: _gengamma_derivatives(th, log_entry, log_exit, status)  # noqa: E731
+        try:
+            weibull_theta = fit_parametric(entry, exit_, status, "weibull").theta
+        except ModelError:  # no Weibull maximum: start from the log-age moments
+            weibull_theta = _start("weibull", entry, exit_, status)
+    sample = _Sample.of(entry, exit_, status)
+    derivs = lambda th: _gengamma_derivatives(th, sample)  # noqa: E731
     theta = np.append(np.asarray(weibull_theta, float)[:2], 1.0)
     ll, grad, hess = derivs(theta)
     tol = 1e-6 * max(1.0, len(exit_) ** 0.5)
     q_steps: list[float] = []
     converged = False
+    outside = 0  # as in _fit_closed_form
     for _ in range(_GG_MAX_ITER):
         if not np.all(np.isfinite(grad)) or not np.all(np.isfinite(hess)):
             break
@@ -425,6 +473,9 @@ def _fit_gengamma(entry, exit_, status, weibull_theta=None):
             break
         small = np.abs(step).max() < 1e-10 or abs(ll_new - ll) <= 1e-14 * abs(ll)
         theta, ll, grad, hess = new, ll_new, grad_new, hess_new
+        outside = outside + 1 if _outside(theta) else 0
+        if outside >= 5:
+            break
         if np.abs(grad).max() < tol and (small or np.linalg.eigvalsh(-hess)[0] > 0):
             converged = True
             break
@@ -434,13 +485,16 @@ def _fit_gengamma(entry, exit_, status, weibull_theta=None):
                 f"keeps rising as Q moves beyond {theta[2]:.1f} (a limit of the family, "
                 "e.g. pooled strata of different shapes); see the other distributions"
             )
+    _check_bounded("gengamma", theta, status)
     if not converged:
         from scipy import optimize  # a slow import, needed only here
 
-        nll = lambda th: -_loglik("gengamma", th, entry, exit_, status)  # noqa: E731
-        jac = lambda th: -derivs(th)[1]  # noqa: E731
-        # Bounded: each iteration costs a pass over every subject (seconds at 100,000).
-        res = optimize.minimize(nll, theta, jac=jac, method="BFGS",
+        def objective(th):  # value and gradient from one pass over the distinct ages
+            value, gradient, _ = derivs(th)
+            return -value, -gradient
+
+        # Bounded: each iteration costs a pass over every distinct age.
+        res = optimize.minimize(objective, theta, jac=True, method="BFGS",
                                 options={"gtol": tol, "maxiter": _GG_FALLBACK_ITER})
         if not res.success:
             raise ModelError(
@@ -449,6 +503,7 @@ def _fit_gengamma(entry, exit_, status, weibull_theta=None):
                 "other distributions"
             )
         theta = res.x
+        _check_bounded("gengamma", theta, status)
         ll, grad, hess = derivs(theta)
     return theta, hess
 
