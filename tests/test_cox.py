@@ -109,3 +109,26 @@ def test_separation_names_level_without_events():
     d = small_frame().assign(g=lambda d: np.where(d.event == 1, "a", "b"))
     with pytest.raises(ModelError, match="level has no events"):
         fit_cox(d.entry, d.exit, d.event, d, "g")
+
+
+def test_risk_sums_without_cancellation_under_huge_late_entrant_weights():
+    """Late entrants with weights e^40 above those at risk make the suffix-sum difference
+    pure rounding noise; the risk sums must still be the sums over {entry < t <= exit}."""
+    from smanh.cox import _risk_sets
+
+    rng = np.random.default_rng(7)
+    n = 400
+    entry = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(5, 10, n))
+    exit_ = entry + rng.uniform(0.1, 10, n)
+    status = rng.random(n) < 0.4
+    x = np.where(entry > 0, 1.0, 0.0)[:, None]  # late entrants: the heavy class
+    data = _risk_sets(entry, exit_, status, np.zeros(n, int), x)
+    eta = 40.0 * x[:, 0] + rng.normal(0, 2, n)
+    w = np.exp(eta - eta.max())
+    values = np.column_stack([w, x * w[:, None]])
+    got = data.risk_sums(values)
+    at_risk = (entry[None, :] < data.times[:, None]) & (exit_[None, :] >= data.times[:, None])
+    expected = at_risk.astype(float) @ values
+    early = data.times <= 5  # only light subjects at risk: the case that cancels
+    assert early.any() and (expected[early, 0] < 1e-12 * w.sum()).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=0)

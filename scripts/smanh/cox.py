@@ -216,12 +216,13 @@ class _CoxData:
         return np.split(self.death_idx, np.cumsum(self.death_counts)[:-1])
 
     def risk_sums(self, values: np.ndarray) -> np.ndarray:
-        """Sums of ``values`` (n, q) over every risk set: shape (K, q).
+        """Sums of ``values`` (n, q) over every risk set: shape (K, q); ``values[:, 0]`` are
+        the (positive) risk weights.
 
         Suffix sums: at risk at t = exit >= t, less those with entry >= t (not yet
         entered; their exit is later too). Sets where the difference cancels (sums of
-        the late entrants dwarf it, as under a diverging coefficient) are summed
-        directly.
+        the late entrants dwarf it, as under a diverging coefficient) are summed again by
+        :func:`_risk_sums_by_weight`.
         """
         q = values.shape[1]
         out = np.zeros((len(self.times), q))
@@ -231,13 +232,35 @@ class _CoxData:
             sums = after_exit - after_entry
             scale = np.abs(after_exit[:, 0]) + np.abs(after_entry[:, 0])
             bad = np.flatnonzero(~(sums[:, 0] > 1e-6 * scale))
-            for b in bad:
-                t = self.times[sets[b]]
-                rows = by_exit[exit_pos[b] :]
-                rows = rows[self.entry[rows] < t]
-                sums[b] = values[rows].sum(0)
+            if bad.size:
+                sums[bad] = _risk_sums_by_weight(
+                    values, self.entry, self.exit, by_exit, by_entry, self.times[sets[bad]])
             out[sets] = sums
         return out
+
+
+def _risk_sums_by_weight(values, entry, exit_, by_exit, by_entry, times) -> np.ndarray:
+    """Risk-set sums at ``times`` without cancellation: the suffix-sum difference taken
+    separately within classes of similar weight (``values[:, 0]`` within a factor e^width),
+    and only where the class has subjects at risk (exact integer counts). Within a class
+    the rounding error is at most about n e^width 2^-52 of its sum."""
+    with np.errstate(divide="ignore"):
+        log_w = np.log(values[:, 0])
+    finite = np.isfinite(log_w)  # weight 0 (underflow): adds nothing
+    low, high = (log_w[finite].min(), log_w[finite].max()) if finite.any() else (0.0, 0.0)
+    width = max(1.0, (high - low) / 50)  # at most ~50 classes
+    level = np.where(finite, np.floor((log_w - low) / width), -1)
+    out = np.zeros((len(times), values.shape[1]))
+    exit_level, entry_level = level[by_exit], level[by_entry]
+    for b in np.unique(exit_level[exit_level >= 0]):
+        rows_exit = by_exit[exit_level == b]  # still sorted by exit
+        rows_entry = by_entry[entry_level == b]  # still sorted by entry
+        at_exit = np.searchsorted(exit_[rows_exit], times, side="left")
+        at_entry = np.searchsorted(entry[rows_entry], times, side="left")
+        at_risk = (len(rows_exit) - at_exit) - (len(rows_entry) - at_entry)
+        sums = _suffix_sums(values[rows_exit])[at_exit] - _suffix_sums(values[rows_entry])[at_entry]
+        out += np.where((at_risk > 0)[:, None], sums, 0.0)
+    return out
 
 
 def _suffix_sums(values: np.ndarray) -> np.ndarray:
@@ -375,7 +398,9 @@ def fit_cox(
     beta = np.zeros(p)
     ll0, u0, i0 = _efron_terms(beta, data)
     score_chisq = float(u0 @ _solve(i0, u0, design.columns))
-    beta, ll, info, iterations = _newton(beta, ll0, u0, i0, data, design.columns, max_iter)
+    beta, ll, info, iterations = _newton(
+        beta, ll0, u0, i0, data, design.columns, max_iter, diverged=_diverged(x)
+    )
     _check_separation(beta, x, status, design)
     if np.linalg.cond(info) > 1e12:
         raise ModelError(
@@ -394,8 +419,16 @@ def fit_cox(
     )
 
 
-def _newton(beta, ll, score, info, data, columns, max_iter):
-    """Newton-Raphson with step halving (as R's coxph), to a relative change of 1e-12."""
+def _diverged(x):
+    """Whether ``beta`` is beyond the separation limit (see :func:`_check_separation`)."""
+    sd = x.std(0)
+    return lambda beta: bool(np.any(np.abs(beta) * sd > _SEPARATION_LIMIT))
+
+
+def _newton(beta, ll, score, info, data, columns, max_iter, diverged=lambda beta: False):
+    """Newton-Raphson with step halving (as R's coxph), to a relative change of 1e-12.
+    A coefficient beyond the separation limit once the log-likelihood is flat to R's
+    tolerance (1e-9) ends the iterations: it diverges, each step adds about 1 to it."""
     for iteration in range(1, max_iter + 1):
         try:
             step = _solve(info, score, columns)
@@ -413,8 +446,9 @@ def _newton(beta, ll, score, info, data, columns, max_iter):
             ll_new, score_new, info_new = _efron_terms(new, data)
             halvings += 1
         converged = abs(ll_new - ll) <= 1e-12 * abs(ll) + 1e-14 and np.max(np.abs(step)) < 1e-6
+        flat = abs(ll_new - ll) <= 1e-9 * abs(ll)
         beta, ll, score, info = new, ll_new, score_new, info_new
-        if converged:
+        if converged or (flat and diverged(beta)):
             return beta, ll, info, iteration
     return beta, ll, info, max_iter
 
