@@ -105,7 +105,12 @@ CASES = {
     ),
     "smn2_copies_not_whole": (
         {"patients.csv": patients(P1.replace(",2,3,", ",2,2.5,"))},
-        [("patients.csv", 2, "smn2_copies", "2.5", "must be a whole number")],
+        [("patients.csv", 2, "smn2_copies", "2.5", "must be a whole number of at most 15 digits")],
+    ),
+    "smn2_copies_beyond_int64": (
+        {"patients.csv": patients(P1.replace(",2,3,", ",2,12345678901234567890,"))},
+        [("patients.csv", 2, "smn2_copies", "12345678901234567890",
+          "must be a whole number of at most 15 digits")],
     ),
     "unknown_event": (
         {"patients.csv": patients(P1), "events.csv": table("events.csv", "P1,walking,2012-05-01")},

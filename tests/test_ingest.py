@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from conftest import REPOSITORY, SAMPLE
 from malformed_cases import CASES, HEADERS, P1, P2, patients, table
-from smanh import redcap_sample
+from smanh import readers, redcap_sample
+from smanh.data_quality import data_quality
 from smanh.endpoints import analysis_dataset, cohort_flow
 from smanh.errors import ConfigError, SmanhError
 from smanh.km_tables import km_tables
-from smanh.registry import read_registry
+from smanh.registry import parse_dates, read_registry
 from smanh.validation import Problem, RegistryValidationError
 
 SAMPLE_REDCAP = REPOSITORY / "data" / "sample_redcap"
@@ -245,6 +246,126 @@ def test_arbitrary_redcap_export_ends_in_our_own_error(tmp_path_factory, data):
                                                "dictionary": SAMPLE_REDCAP / redcap_sample.DICTIONARY_FILE})
     except SmanhError:
         pass
+
+
+# --------------------------------------------------------------------------- fast CSV path
+def read_both_ways(data: bytes, monkeypatch, chunk: int | None = None):
+    """``read_csv_bytes`` with and without the fast path; also whether the fast path
+    took the file (rather than handing it to the csv module)."""
+    taken = []
+    simple = readers._read_simple
+
+    def spy(*args):
+        result = simple(*args)
+        taken.append(result is not None)
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(readers, "_read_simple", spy)
+        if chunk:
+            patch.setattr(readers, "SCAN_CHUNK", chunk)
+        fast = readers.read_csv_bytes(data, "f.csv", "patients")
+    exact = readers.read_csv_bytes(data, "f.csv", "patients", fast=False)
+    return fast, exact, any(taken)
+
+
+def assert_same_read(fast, exact):
+    (table, problems), (expected, expected_problems) = fast, exact
+    assert problems == expected_problems
+    assert (table is None) == (expected is None)
+    if table is not None:
+        pd.testing.assert_frame_equal(table.data, expected.data, check_exact=True)
+        assert table.lines.dtype == expected.lines.dtype and table.lines.tolist() == expected.lines.tolist()
+        assert table.findings == expected.findings
+        assert (table.encoding, table.delimiter) == (expected.encoding, expected.delimiter)
+
+
+HEADER = "patient_id,sex,birth_date,site"
+SIMPLE_CSV = {
+    "blank_rows_and_trailing_blank_lines": f"\n  \n{HEADER}\nP1,F,2010,DE\n\n,,,\n ; ,\t, \nP2,M,2011-02,FR\n\n\n \n",
+    "semicolon_decimal_comma": "patient_id;score;site\nP1;21,5;DE\nP2;3,25;FR\n",
+    "crlf_and_lone_cr": f"{HEADER}\r\nP1,F,2010,DE\rP2,M,2011,FR\r\n\r\nP3,U,2012,IT",
+    "ragged_rows": f"{HEADER}\nP1,F\nP2,M,2011,FR,,\nP3,U,2012,IT,x\nP4,F,2013,DE, ,\n",
+    "cells_to_strip": f"{HEADER}\n P1 ,\tF,2010-01-01\u00a0,\u2003Zürich \nP2,M,2011,Malmö\n",
+    "quoted_cells": f'"patient_id","sex",birth_date,site\r\n"P1","",2010,"DE"\n" P2 ",M,"2011",""\n',
+    "header_only": f"{HEADER}\n\n",
+    "unnamed_columns": "patient_id,,sex,\nP1,x,F,y\nP2,,M,\n",
+    "duplicate_header": "patient_id,sex,sex\nP1,F,M\n",
+}
+CSV_PATH_ONLY = {
+    "quoted_multi_line_cell": f'{HEADER}\nP1,F,2010,"De\nutsch\nland"\n\nP2,X,2011,FR\n',
+    "quoted_delimiter": f'{HEADER}\nP1,F,2010,"Paris, France"\nP2,M,2011,FR\n',
+    "quote_inside_a_cell": f'{HEADER}\nP1,F,2010,5" tall\n',
+    "empty_quoted_line_before_newline": f'{HEADER}\r""\nP1,F,2010,DE\n',
+    "second_bom": "\ufeff\ufeff" + HEADER + "\nP1,F,2010,DE\n",
+    "unclosed_quote": f'{HEADER}\nP1,F,2010,"DE\n',
+}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "latin-1"])
+@pytest.mark.parametrize("case", sorted(SIMPLE_CSV))
+def test_fast_csv_path_reads_like_the_csv_module(case, encoding, monkeypatch):
+    text = SIMPLE_CSV[case]
+    if encoding == "latin-1":
+        text = text.replace("\u2003", " ")
+    for chunk in (None, 5):  # also scanned in many small pieces
+        fast, exact, taken = read_both_ways(text.encode(encoding), monkeypatch, chunk)
+        assert taken
+        assert_same_read(fast, exact)
+
+
+@pytest.mark.parametrize("case", sorted(CSV_PATH_ONLY))
+def test_other_csv_files_take_the_csv_module_path(case, monkeypatch):
+    fast, exact, taken = read_both_ways(CSV_PATH_ONLY[case].encode("utf-8"), monkeypatch)
+    assert not taken
+    assert_same_read(fast, exact)
+
+
+def test_quoted_multi_line_cell_keeps_physical_line_numbers(tmp_path):
+    folder = write_files(tmp_path / "ml", {
+        "patients.csv": patients(P1.replace(",DE", ',"Deutsch-\nland"'), "", P2.replace(",M,", ",X,")),
+    })
+    assert problems_of(folder) == [Problem("patients.csv", 5, "sex", "X", "must be one of: M, F, U")]
+
+
+@FUZZ
+@given(text=st.lists(st.sampled_from([*'ab1-.,;" \t\r\n\x0b\x1c\xa0\u2003é\ufeff', "2010-01-01", '"x"', ",,"]),
+                     max_size=40).map("".join),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]), chunk=st.sampled_from([None, 1, 4]))
+def test_fast_csv_path_equals_the_csv_module_on_arbitrary_text(monkeypatch, text, encoding, chunk):
+    data = text.encode(encoding, errors="replace")
+    fast, exact, _ = read_both_ways(data, monkeypatch, chunk)
+    assert_same_read(fast, exact)
+
+
+def test_both_csv_paths_give_the_same_export_and_problems(tmp_path, monkeypatch):
+    folder = write_files(tmp_path / "x", {
+        "patients.csv": patients(P1, "", " P2 ,M,2011-05,1b,2,,,2012-02-01,2019-06-30,,FR",
+                                 "P3,F,2010-01-01,7,2.5,,,2012-01-01,2011-01-01,,DE,extra", ",,,,"),
+        "events.csv": table("events.csv", "P1,sits_independently,2011", "P2,walking,2013-13-01", "P9,niv_start,2015"),
+        "treatments.csv": table("treatments.csv", "P1,nusinersen,2018-01-01,2017-01-01", "P2,risdiplam"),
+        "assessments.csv": table("assessments.csv", "P1,2013-01-01,HFMSE,21.5", "P1,2013-01,RULM,99",
+                                 "P2,2014,CHOP_INTEND,1e1", "P1,2015-01-01,HINE2,abc"),
+    })
+    fast = read_registry(folder, on_invalid="exclude")
+    monkeypatch.setattr(readers, "_read_simple", lambda *args: None)
+    exact = read_registry(folder, on_invalid="exclude")
+    for name in TABLES:
+        pd.testing.assert_frame_equal(fast.table(name), exact.table(name), check_exact=True)
+    pd.testing.assert_frame_equal(fast.excluded, exact.excluded)
+    pd.testing.assert_frame_equal(data_quality(fast), data_quality(exact))
+    assert fast.problems == exact.problems and len(fast.problems) >= 8
+    assert fast.imputed_dates == exact.imputed_dates == {("patients", "birth_date"): 1, ("events", "date"): 2,
+                                                          ("assessments", "date"): 2}
+
+
+def test_parse_dates_parses_repeated_texts_alike():
+    values = pd.Series(["2010-05", "2010-05", "2010", "", "2010-02-30", "2010-01-01", "2010-1-1", "2010-01-01"])
+    dates, bad, imputed = parse_dates(values)
+    expected = ["2010-05-15", "2010-05-15", "2010-07-01", None, None, "2010-01-01", None, "2010-01-01"]
+    pd.testing.assert_series_equal(dates, pd.Series(pd.to_datetime(expected), dtype="datetime64[ns]"))
+    assert bad.tolist() == [False, False, False, False, True, False, True, False]
+    assert imputed == 3
 
 
 # --------------------------------------------------------------------------- REDCap

@@ -18,6 +18,7 @@ No patient identifier or date is in the table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from smanh.registry import CHILD_TABLES, RegistryExport
@@ -55,13 +56,20 @@ def data_quality(export: RegistryExport) -> pd.DataFrame:
         )
     ]
     assessments = export.assessments
-    for scale, group in [("all", assessments), *assessments.groupby("scale", sort=True)]:
-        per_patient = group.groupby("patient_id").size()
+    # Patients and scales numbered once (like groupby: scales sorted, missing keys left
+    # out), then assessments per patient counted with bincount: fast on millions of rows.
+    patient, _ = pd.factorize(assessments["patient_id"])
+    scale_of, scales = pd.factorize(assessments["scale"], sort=True)
+    groups = [("all", np.ones(len(assessments), dtype=bool))]
+    groups += [(scale, scale_of == code) for code, scale in enumerate(scales)]
+    for scale, in_group in groups:
+        counts = np.bincount(patient[in_group & (patient >= 0)])
+        per_patient = pd.Series(counts[counts > 0], dtype=np.int64)
         rows += [
             ("assessments", "assessments", scale, statistic, value)
             for statistic, value in (
                 ("patients", len(per_patient)),
-                ("assessments", len(group)),
+                ("assessments", int(in_group.sum())),
                 ("median_per_patient", per_patient.median() if len(per_patient) else None),
                 ("q1_per_patient", per_patient.quantile(0.25) if len(per_patient) else None),
                 ("q3_per_patient", per_patient.quantile(0.75) if len(per_patient) else None),

@@ -21,11 +21,13 @@ is line 1, so the first record is line 2.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
 import io
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,8 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 # Integers in this range in a date column of a workbook are years (YYYY), not serials.
 YEAR_RANGE = (1800, 2200)
 MAX_EXCEL_SERIAL = 2958465  # 9999-12-31
+# Where str.splitlines() ends a line.
+LINE_BOUNDARY = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass
@@ -133,19 +137,31 @@ def detect_delimiter(header: str) -> tuple[str | None, str]:
     return ",", ""
 
 
-def read_csv_bytes(data: bytes, file: str, name: str = "") -> tuple[RawTable | None, list[Problem]]:
-    """A CSV file's cells as strings, or the problems that prevent reading it."""
+def read_csv_bytes(
+    data: bytes, file: str, name: str = "", *, fast: bool = True
+) -> tuple[RawTable | None, list[Problem]]:
+    """A CSV file's cells as strings, or the problems that prevent reading it.
+
+    ``fast=False`` always takes the exact :mod:`csv` path; the fast path
+    (:func:`_read_simple`) gives the same result for the files it accepts.
+    """
     text, encoding, problems = decode_text(data, file)
     if text is None:
         return None, problems
-    if not text.strip():
+    if not text or text.isspace():
         return None, [Problem(file, 0, "", "", "file is empty (no header row)")]
-    first_line = text.lstrip("\r\n").splitlines()[0] if text.strip() else ""
-    delimiter, found = detect_delimiter(first_line)
+    # The first line as str.splitlines() ends it, without splitting the whole text.
+    first_line = text.lstrip("\r\n")
+    end = LINE_BOUNDARY.search(first_line)
+    delimiter, found = detect_delimiter(first_line[: end.start()] if end else first_line)
     if delimiter is None:
         return None, [
             Problem(file, HEADER_LINE, "", "", f"columns must be separated by commas or semicolons, found {found}")
         ]
+    if fast:
+        result = _read_simple(data, text, encoding, file, name, delimiter)
+        if result is not None:
+            return result
     records: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     start = 1
@@ -162,6 +178,233 @@ def read_csv_bytes(data: bytes, file: str, name: str = "") -> tuple[RawTable | N
     return _table_from_records(name, file, header_line, header, records[1:], encoding, delimiter)
 
 
+def _read_simple(
+    data: bytes, text: str, encoding: str, file: str, name: str, delimiter: str
+) -> tuple[RawTable | None, list[Problem]] | None:
+    """The common case read column-wise with pyarrow: quotes at most around whole cells
+    holding no quote, delimiter or line break (:func:`_unquoted`), so every physical line
+    is one record and cells are split at every delimiter. Returns None (use the csv
+    path) for anything else.
+
+    Line numbers, blank rows, stripping and rows of the wrong width are worked out from
+    the bytes with numpy; only lines with a cell to strip or the wrong number of fields
+    are split in Python, exactly as the csv path does.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    # pyarrow drops a leading BOM, the csv module keeps it as text.
+    if text.startswith("\ufeff"):
+        return None
+    if encoding == "utf-8":  # data is valid UTF-8: use it as is, without the BOM
+        raw = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    else:
+        raw = text.encode("utf-8")
+    if '"' in text:
+        raw = _unquoted(raw, delimiter)
+        if not raw:
+            return None
+    starts, ends, counts, to_strip = _scan_lines(raw, delimiter)
+    lengths = ends - starts
+    # Longer lines could hold a field over the csv module's limit (an error there).
+    if not len(lengths) or lengths.max() >= csv.field_size_limit():
+        return None
+    fields = np.where(lengths > 0, counts + 1, 0)
+    # Without a cell to strip, a line is blank when it holds nothing but delimiters.
+    blank = (lengths == 0) | (~to_strip & (lengths == counts))
+
+    def cells(line: int) -> list[str]:
+        return [c.strip() for c in raw[starts[line] : ends[line]].decode("utf-8").split(delimiter)]
+
+    header_line = -1
+    for line in np.flatnonzero(~blank):
+        header = cells(line)
+        if any(header):
+            header_line = int(line)
+            break
+        blank[line] = True
+    if header_line < 0:
+        return None, [Problem(file, 0, "", "", "file is empty (no header row)")]
+    problems = _header_problems(file, header_line + 1, header)
+    if problems:
+        return None, problems
+    width = len(header)
+    keep = [i for i, column in enumerate(header) if column]
+    columns = [header[i] for i in keep]
+    body = np.arange(header_line + 1, len(starts))
+    body = body[lengths[body] > 0]
+    if not len(body):
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return RawTable(name, file, frame, np.zeros(0, dtype=np.int64), encoding=encoding, delimiter=delimiter), []
+    regular = fields[body] == width
+    offset = int(starts[body[0]])
+    if raw.startswith(codecs.BOM_UTF8, offset):  # pyarrow would drop it
+        return None
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(pa.py_buffer(memoryview(raw)[offset:])),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter,
+                quote_char=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=True,
+                invalid_row_handler=lambda row: "skip",  # rows of the wrong width: split below
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowException:  # e.g. a line longer than pyarrow's block
+        return None
+    if table.num_rows != int(regular.sum()):  # not the rows counted here: play safe
+        return None
+    # Lines split in Python: a cell to strip, or the wrong number of fields.
+    in_python = ~regular | to_strip[body]
+    python_rows: dict[int, list[str]] = {}
+    for position in np.flatnonzero(in_python):
+        line_cells = cells(body[position])
+        if any(line_cells):
+            python_rows[int(position)] = line_cells
+        else:
+            blank[body[position]] = True
+    records = np.flatnonzero(~blank[body])
+    lines = body[records] + 1
+    arrow_row = (np.cumsum(regular) - 1)[records]
+    findings: list[Finding] = []
+    frame_rows = {}
+    for position, row in sorted(python_rows.items()):
+        index = int(np.searchsorted(records, position))
+        if len(row) > width and not any(row[width:]):
+            row = row[:width]
+        if len(row) != width:
+            findings.append(
+                Finding(name, index, "", str(len(row)), f"row has {len(row)} fields, the header has {width}")
+            )
+            row = (row + [""] * width)[:width]
+        frame_rows[index] = row
+    from_arrow = table.select([f"c{i}" for i in keep]).to_pandas(split_blocks=True) if table.num_rows else None
+    data_columns = {}
+    in_order = len(records) == table.num_rows and not frame_rows
+    for j, (i, column) in enumerate(zip(keep, columns)):
+        if from_arrow is None:
+            values = np.full(len(records), "", dtype=object)
+        elif in_order:
+            values = from_arrow.iloc[:, j].to_numpy()
+        else:
+            values = from_arrow.iloc[:, j].to_numpy().take(np.maximum(arrow_row, 0))
+        for index, row in frame_rows.items():
+            values[index] = row[i]
+        data_columns[column] = values
+    frame = pd.DataFrame(data_columns, columns=columns, copy=False)
+    return RawTable(
+        name, file, frame, lines.astype(np.int64), findings=findings, encoding=encoding, delimiter=delimiter
+    ), []
+
+
+# Bytes scanned at a time: the temporary arrays stay small (memory reused, in cache).
+SCAN_CHUNK = 1 << 22
+
+
+def _chunks(raw: bytes):
+    """(begin, stop) of consecutive pieces of ``raw``, each ending after a \\n (a line
+    break) or at the end: lines never straddle two pieces."""
+    begin, size = 0, len(raw)
+    while begin < size:
+        stop = raw.find(b"\n", begin + SCAN_CHUNK) + 1 or size
+        yield begin, stop
+        begin = stop
+
+
+def _scan_lines(raw: bytes, delimiter: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per physical line: start, end (before the line break), number of delimiters,
+    and whether some cell may change with str.strip()."""
+    parts = []
+    for begin, stop in _chunks(raw):
+        starts, ends, counts, to_strip = _scan_piece(np.frombuffer(raw, np.uint8, stop - begin, begin), delimiter)
+        parts.append((starts + begin, ends + begin, counts, to_strip))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def _scan_piece(buf: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    size = len(buf)
+    # Line breaks as the csv module (and pyarrow) see them: \r\n, \n, or a lone \r.
+    breaks = np.flatnonzero(buf == 10)
+    after = breaks + 1
+    returns = np.flatnonzero(buf == 13)
+    if len(returns):
+        breaks = breaks[(breaks == 0) | (buf[np.maximum(breaks - 1, 0)] != 13)]  # \n not after \r
+        after = breaks + 1
+        crlf = (returns + 1 < size) & (buf[np.minimum(returns + 1, size - 1)] == 10)
+        breaks, after = np.concatenate((returns, breaks)), np.concatenate((returns + 1 + crlf, after))
+        order = np.argsort(breaks, kind="stable")
+        breaks, after = breaks[order], after[order]
+    starts = np.concatenate(([0], after))
+    ends = np.concatenate((breaks, [size]))
+    if starts[-1] == size:  # the piece ends with a line break: no further line
+        starts, ends = starts[:-1], ends[:-1]
+    delimiters = np.flatnonzero(buf == ord(delimiter))
+    counts = np.diff(np.searchsorted(delimiters, ends), prepend=0)
+    # Lines where some cell starts or ends with a character str.strip() may remove:
+    # ASCII whitespace (line breaks aside) or any non-ASCII byte (U+00A0, U+2003, ...).
+    candidates = np.flatnonzero((buf <= 32) | (buf >= 128))
+    candidates = candidates[(buf[candidates] != 10) & (buf[candidates] != 13)]
+    separator = np.zeros(256, dtype=bool)
+    separator[[10, 13, ord(delimiter)]] = True
+    edge = (candidates == 0) | separator[buf[np.maximum(candidates - 1, 0)]]
+    edge |= (candidates == size - 1) | separator[buf[np.minimum(candidates + 1, size - 1)]]
+    to_strip = np.zeros(len(starts), dtype=bool)
+    to_strip[np.searchsorted(starts, candidates[edge], side="right") - 1] = True
+    return starts, ends, counts, to_strip
+
+
+def _unquoted(raw: bytes, delimiter: str) -> bytes | None:
+    """The text without its quotes if every quoted cell is ``"..."`` holding no quote,
+    delimiter or line break (the csv module then reads the cell as the text between the
+    quotes); None otherwise."""
+    # A line of "" between \r and \n would become part of a \r\n line break.
+    if raw.find(b'\r""\n') >= 0:
+        return None
+    pieces = []
+    for begin, stop in _chunks(raw):
+        piece = _unquoted_piece(np.frombuffer(raw, np.uint8, stop - begin, begin), delimiter)
+        if piece is None:
+            return None
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def _unquoted_piece(buf: np.ndarray, delimiter: str) -> bytes | None:
+    quote = buf == ord('"')
+    separator = (buf == ord(delimiter)) | (buf == 10) | (buf == 13)
+    # A piece starts after a line break and ends with one (or at the end of the text).
+    opens = quote & np.concatenate(([True], separator[:-1]))
+    closes = quote & np.concatenate((separator[1:], [True]))
+    if (quote & (opens == closes)).any():  # a quote inside a cell, or a cell of one quote
+        return None
+    # Open quotes so far minus closed ones: must stay 0 or 1, and be 0 at every
+    # delimiter or line break and at the end (each step is ±1, so int8 cannot wrap
+    # around unnoticed).
+    depth = np.cumsum(opens.view(np.int8) - closes.view(np.int8), dtype=np.int8)
+    if (depth.view(np.uint8) > 1).any() or (separator & depth.view(bool)).any() or depth[-1]:
+        return None
+    return buf[~quote].tobytes()
+
+
+def _header_problems(file: str, header_line: int, header: list[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for column in header:
+        if column and column in seen:
+            problems.append(Problem(file, header_line, column, "", "column appears more than once in the header"))
+        seen.add(column)
+    return problems
+
+
 def _table_from_records(
     name: str,
     file: str,
@@ -171,12 +414,7 @@ def _table_from_records(
     encoding: str = "",
     delimiter: str = "",
 ) -> tuple[RawTable | None, list[Problem]]:
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for column in header:
-        if column and column in seen:
-            problems.append(Problem(file, header_line, column, "", "column appears more than once in the header"))
-        seen.add(column)
+    problems = _header_problems(file, header_line, header)
     if problems:
         return None, problems
     width = len(header)

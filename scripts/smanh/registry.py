@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from smanh.errors import SmanhError
 from smanh.export_format import REQUIRED_TABLES, TABLES, Table
@@ -58,7 +59,7 @@ CHILD_TABLES = ("events", "treatments", "assessments")
 CHILD_DATES = {"events": ("date",), "treatments": ("start_date", "end_date"), "assessments": ("date",)}
 TYPE_RULES = {
     "date": "must be a date YYYY-MM-DD (or partial YYYY-MM / YYYY)",
-    "integer": "must be a whole number",
+    "integer": "must be a whole number of at most 15 digits",
     "number": "must be a number",
 }
 BLANK_RULE = "required value is blank"
@@ -190,6 +191,7 @@ def build_export(
     problems = list(file_problems)
     raw = {name: raw_tables.get(name) or empty_table(name) for name in TABLES}
     typed: dict[str, pd.DataFrame] = {}
+    texts: dict[str, pd.DataFrame] = {}
     findings: list[Finding] = []
     imputed: dict[tuple[str, str], int] = {}
     for name, spec in TABLES.items():
@@ -204,10 +206,11 @@ def build_export(
         typed[name] = frame
         findings += table.findings + parse_findings
         imputed.update({(name, column): n for column, n in counts.items()})
-        findings += schema_findings(name, frame, _text(table, spec))
-    findings += relation_findings(typed, {n: _text(raw[n], TABLES[n]) for n in TABLES})
+        texts[name] = _text(table, spec)
+        findings += schema_findings(name, frame, texts[name])
+    findings += relation_findings(typed, texts)
     located = [raw[f.table].problem(f) for f in findings]
-    completeness = _completeness(raw)
+    completeness = _completeness(raw, texts)
     if problems or (findings and on_invalid == "error"):
         raise RegistryValidationError(problems + located)
     export = RegistryExport(
@@ -218,27 +221,56 @@ def build_export(
     return export
 
 
+def _all_text(values: np.ndarray) -> bool:
+    """Whether every cell is a str (no NaN or None): then fillna("") and astype(str)
+    change nothing and are skipped (they are slow on millions of cells)."""
+    return values.dtype == object and infer_dtype(values, skipna=False) in ("string", "empty")
+
+
+def _filled(series: pd.Series) -> pd.Series:
+    """``series.fillna("").astype(object)``, without copying text columns."""
+    return series if _all_text(series.to_numpy()) else series.fillna("").astype(object)
+
+
+def _as_str(series: pd.Series) -> pd.Series:
+    """``series.astype(str)``, without copying text columns."""
+    return series if _all_text(series.to_numpy()) else series.astype(str)
+
+
+def _positional(data: pd.DataFrame) -> pd.DataFrame:
+    """``data.reset_index(drop=True)``, without a copy when it is indexed 0, 1, ..."""
+    index = data.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return data
+    return data.reset_index(drop=True)
+
+
 def _text(table: RawTable, spec: Table) -> pd.DataFrame:
     """The table's text cells with every canonical column (blank when absent)."""
-    data = table.data.reset_index(drop=True)
-    return data.reindex(columns=[c.name for c in spec.columns], fill_value="").fillna("")
+    data = _positional(table.data)
+    columns = {
+        c.name: _filled(data[c.name]) if c.name in data.columns else pd.Series([""] * len(data), dtype=object)
+        for c in spec.columns
+    }
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(data)), copy=False)
 
 
 def parse_table(table: RawTable, spec: Table) -> tuple[pd.DataFrame, list[Finding], dict[str, int]]:
     """Typed columns (dates, numbers), the cells that cannot be typed, and the number of
     partial dates imputed per column. Unknown extra columns are kept as text."""
-    raw = table.data.reset_index(drop=True).fillna("").astype(object)
-    typed = raw.copy()
+    data = _positional(table.data)
+    text = {column for column in data.columns if _all_text(data[column].to_numpy())}
+    typed = {column: data[column] if column in text else data[column].fillna("").astype(object) for column in data}
     findings: list[Finding] = []
     imputed: dict[str, int] = {}
-    rows = np.arange(len(raw))
+    rows = np.arange(len(data))
     for column in spec.columns:
-        if column.name not in raw.columns:
-            typed[column.name] = _parse_column(pd.Series([""] * len(raw), dtype=object), column.kind)[0]
+        if column.name not in data.columns:
+            typed[column.name] = _parse_column(pd.Series([""] * len(data), dtype=object), column.kind)[0]
             continue
-        values = raw[column.name].astype(str)
+        values = typed[column.name] if column.name in text else typed[column.name].astype(str)
         if column.required:
-            findings += [Finding(spec.name, int(r), column.name, "", BLANK_RULE) for r in rows[(values == "").to_numpy()]]
+            findings += [Finding(spec.name, int(r), column.name, "", BLANK_RULE) for r in rows[values.to_numpy() == ""]]
         parsed, bad, n_imputed = _parse_column(values, column.kind)
         if n_imputed:
             imputed[column.name] = n_imputed
@@ -248,8 +280,9 @@ def parse_table(table: RawTable, spec: Table) -> tuple[pd.DataFrame, list[Findin
                 for r, v in zip(rows[bad], values[bad])
             ]
         typed[column.name] = parsed
-    typed.insert(0, "line", table.lines.astype(np.int64) if len(table.lines) == len(raw) else rows + 2)
-    return typed, findings, imputed
+    frame = pd.DataFrame(typed, index=pd.RangeIndex(len(data)), copy=False)
+    frame.insert(0, "line", table.lines.astype(np.int64) if len(table.lines) == len(data) else rows + 2)
+    return frame, findings, imputed
 
 
 def _parse_column(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, int]:
@@ -259,14 +292,24 @@ def _parse_column(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, 
         return values.astype(object), np.zeros(len(values), dtype=bool), 0
     if kind == "date":
         return parse_dates(values)
+    # Exports repeat the same few texts (scores, copy numbers): parse each distinct one.
+    codes, distinct = pd.factorize(values.to_numpy(dtype=object))
+    numbers, bad = _parse_numbers(pd.Series(distinct, dtype=object), kind)
+    return pd.Series(numbers.array.take(codes), name=values.name), bad[codes], 0
+
+
+def _parse_numbers(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
     text = values.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True)
     pattern = INTEGER if kind == "integer" else NUMBER
     valid = text.map(lambda v: bool(pattern.match(v))).to_numpy(dtype=bool) if len(text) else np.zeros(0, bool)
     numbers = pd.to_numeric(text.where(valid), errors="coerce")
+    if kind == "integer":  # beyond 15 digits a float no longer holds every whole number
+        valid &= ~(numbers.abs() >= 1e15).to_numpy()
+        numbers = numbers.where(valid)
     bad = (values != "").to_numpy() & ~valid
     if kind == "integer":
-        return numbers.round().astype("Int64"), bad, 0
-    return numbers.astype(float), bad, 0
+        return numbers.round().astype("Int64"), bad
+    return numbers.astype(float), bad
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
@@ -275,15 +318,22 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
     Returns the dates (NaT for blank), a mask of unparseable cells and the number of
     partial dates imputed.
     """
-    values = values.astype(str).reset_index(drop=True)
+    values = _as_str(values).reset_index(drop=True)
+    # Exports repeat the same dates many times: parse each distinct text once.
+    codes, distinct = pd.factorize(values.to_numpy(dtype=object))
+    dates, bad, partial = _parse_distinct_dates(pd.Series(distinct, dtype=object))
+    n_imputed = int(np.bincount(codes, minlength=len(distinct))[partial & ~bad].sum())
+    return pd.Series(dates.to_numpy()[codes], name=values.name), bad[codes], n_imputed
+
+
+def _parse_distinct_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     month = values.map(lambda v: bool(MONTH_DATE.match(v))).astype(bool)
     year = values.map(lambda v: bool(YEAR_DATE.match(v))).astype(bool)
     completed = values.mask(month, values + "-15").mask(year, values + "-07-01")
     full = completed.map(lambda v: bool(FULL_DATE.match(v))).astype(bool)
     dates = pd.to_datetime(completed.where(full), format="%Y-%m-%d", errors="coerce")
     bad = ((values != "") & dates.isna()).to_numpy(dtype=bool)
-    n_imputed = int(((month | year) & ~pd.Series(bad)).sum())
-    return dates.astype("datetime64[ns]"), bad, n_imputed
+    return dates.astype("datetime64[ns]"), bad, (month | year).to_numpy(dtype=bool)
 
 
 # --------------------------------------------------------------------------- relations
@@ -297,23 +347,35 @@ def relation_findings(typed: dict[str, pd.DataFrame], text: dict[str, pd.DataFra
         table = typed[name]
         if not len(table):
             continue
-        ids = table["patient_id"].astype(str)
-        orphan = ((ids != "") & ~ids.isin(known.index)).to_numpy()
+        ids = _as_str(table["patient_id"])
+        # Each row's patient looked up once (a row of -1: not a known patient).
+        patient = known.index.get_indexer(ids)
+        given = ids.to_numpy() != ""
+        orphan = given & (patient < 0)
         findings += [Finding(name, int(r), "patient_id", ids.iloc[r], ORPHAN_RULE) for r in np.flatnonzero(orphan)]
-        linked = ~orphan & (ids != "").to_numpy()
-        birth = ids.map(known["birth_date"])
-        death = ids.map(known["death_date"])
+        linked = ~orphan & given
+        birth = _lookup(known["birth_date"], patient)
+        death = _lookup(known["death_date"], patient)
         for column in CHILD_DATES[name]:
-            dates = table[column]
+            dates = table[column].to_numpy()
             for mask, rule in (
                 (dates < birth, "date before the patient's birth"),
                 (dates > death, "date after the patient's death"),
             ):
-                hit = mask.fillna(False).to_numpy(dtype=bool) & linked
+                hit = mask & linked
                 findings += [
                     Finding(name, int(r), column, text[name][column].iloc[r], rule) for r in np.flatnonzero(hit)
                 ]
     return findings
+
+
+def _lookup(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``values`` at ``rows`` (datetime64), NaT where the row is -1."""
+    if not len(values):
+        return np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[ns]")
+    found = values.to_numpy(dtype="datetime64[ns]")[np.maximum(rows, 0)]
+    found[rows < 0] = np.datetime64("NaT")
+    return found
 
 
 # --------------------------------------------------------------------------- exclusion
@@ -362,11 +424,12 @@ def _exclude(export: RegistryExport, findings: list[Finding]) -> None:
         setattr(export, name, table[~orphans & ~of_excluded].reset_index(drop=True))
 
 
-def _completeness(raw: dict[str, RawTable]) -> pd.DataFrame:
+def _completeness(raw: dict[str, RawTable], texts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for name, spec in TABLES.items():
         data = raw[name].data
         for column in spec.columns:
-            known = int((data[column.name].fillna("").astype(str) != "").sum()) if column.name in data.columns else 0
-            rows.append((name, column.name, len(data), known))
+            present = column.name in data.columns
+            known = np.count_nonzero(_as_str(texts[name][column.name]).to_numpy() != "") if present else 0
+            rows.append((name, column.name, len(data), int(known)))
     return pd.DataFrame(rows, columns=["table", "field", "rows", "known"])
