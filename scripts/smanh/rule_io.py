@@ -8,10 +8,12 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from smanh.errors import SmanhError
+
+if TYPE_CHECKING:  # pandas is imported where tables are read or written (not by gather jobs)
+    import pandas as pd
 
 
 def run_rule(work: Callable[[], None], log_path: str | Path) -> None:
@@ -33,17 +35,36 @@ def run_rule(work: Callable[[], None], log_path: str | Path) -> None:
             sys.stderr = console
 
 
+# Count columns of the contract's tables: written as whole numbers even where a missing
+# value made the column float, so that every part of a gathered table (smanh.gather)
+# writes them alike.
+COUNT_COLUMNS = frozenset({"n", "k", "events", "at_risk", "total", "df", "strata"})
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Exact numbers, empty fields for missing values (never 'nan' or 'inf')."""
+    """Exact numbers (counts as whole numbers), empty fields for missing values (never
+    'nan' or 'inf')."""
+    import numpy as np
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.replace([math.inf, -math.inf], math.nan).to_csv(
-        path, index=False, na_rep="", lineterminator="\n"
-    )
+    frame = frame.replace([math.inf, -math.inf], math.nan)
+    for column in frame.columns:
+        values = frame[column]
+        if (
+            (column in COUNT_COLUMNS or str(column).startswith("n_"))
+            and values.dtype.kind == "f"
+            and np.all(np.mod(values.dropna(), 1) == 0)
+        ):
+            frame[column] = values.astype("Int64")
+    frame.to_csv(path, index=False, na_rep="", lineterminator="\n")
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """A table written by ``write_csv``: empty fields are missing, nothing else is."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    """A table written by ``write_csv``: empty fields are missing, nothing else is; numbers
+    exactly as written (pandas' default parser can be off in the last bit)."""
+    import pandas as pd
+
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], float_precision="round_trip")
 
 
 def write_json(data, path: str | Path) -> None:

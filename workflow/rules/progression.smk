@@ -53,4 +53,4 @@ rule gather_progression:
     conda:
         "../../environment.yml"
     script:
-        "../../scripts/rules/gather_progression.py"
+        "../../scripts/rules/gather_tables.py"
