@@ -1,4 +1,5 @@
-"""Publication-quality figures (matplotlib/seaborn), one colour per stratum throughout."""
+"""Publication-quality figures (matplotlib, in seaborn's theme: smanh.figure_theme), one colour
+per stratum throughout."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from smanh.figure_theme import despine, set_theme  # noqa: E402
 
 from smanh.strata import stratum_order  # noqa: E402
 
@@ -66,7 +67,7 @@ def km_figure(
     Infant-onset SMA types (0, 1) get an extra panel in months. ``published`` reference
     points (``data/reference``) are overlaid as diamonds in their stratum's colour.
     """
-    sns.set_theme(style="ticks", context="paper")
+    set_theme()
     panels = [(by, "years") for by in dict.fromkeys(curves["stratify_by"])]
     infant = curves[(curves["stratify_by"] == "sma_type") & curves["stratum"].isin(INFANT_TYPES)]
     if len(infant):
@@ -106,7 +107,7 @@ def km_figure(
             ax.set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
     fig.suptitle(f"Kaplan–Meier with delayed entry ({conf_level:.0%} log-log bands); number at risk below",
                  fontsize=9)
-    sns.despine(fig)
+    despine(fig)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.12, wspace=0.3)
     return fig
 
@@ -174,7 +175,7 @@ def parametric_figure(
 ) -> plt.Figure:
     """One panel per fitted stratum: the Kaplan–Meier step curve (black) and every fitted
     distribution extrapolated to the end of its grid; the legend marks the best AIC."""
-    sns.set_theme(style="ticks", context="paper")
+    set_theme()
     panels = list(dict.fromkeys(zip(parametric_curves["stratify_by"], parametric_curves["stratum"])))
     if not panels:
         fig, ax = plt.subplots(figsize=(4.2, 3.6))
@@ -210,7 +211,7 @@ def parametric_figure(
         ax.set_axis_off()
     axes[0][0].set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
     fig.suptitle("Parametric fits (delayed entry) extrapolated beside Kaplan–Meier", fontsize=9)
-    sns.despine(fig)
+    despine(fig)
     fig.tight_layout()
     return fig
 
@@ -218,7 +219,7 @@ def parametric_figure(
 def forest_figure(cox: pd.DataFrame) -> plt.Figure:
     """Hazard ratios with 95% CIs on a log axis, grouped by endpoint and model; terms whose
     proportional-hazards check failed are drawn hollow."""
-    sns.set_theme(style="ticks", context="paper")
+    set_theme()
     rows = cox[np.isfinite(cox["hr"]) & np.isfinite(cox["hr_lo"]) & np.isfinite(cox["hr_hi"])]
     rows = rows.reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.22 * max(len(rows), 1)))
@@ -238,6 +239,6 @@ def forest_figure(cox: pd.DataFrame) -> plt.Figure:
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=6)
     ax.set_xlabel("Hazard ratio (95% CI, log scale); hollow: proportional hazards rejected")
-    sns.despine(fig)
+    despine(fig)
     fig.tight_layout()
     return fig

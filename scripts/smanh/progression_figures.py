@@ -7,8 +7,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
+from smanh.figure_theme import despine, set_theme
 from smanh.figures import STRATIFICATION_TITLES, stratum_colour
 from smanh.progression import strata_of
 
@@ -51,7 +51,7 @@ def spaghetti_figure(
 ) -> plt.Figure:
     """One panel per stratification: grey per-patient lines (random subset), and the
     predicted mean trajectory with its confidence band per modelled stratum."""
-    sns.set_theme(style="ticks", context="paper")
+    set_theme()
     fig, axes = plt.subplots(
         1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.8), squeeze=False, sharey=True
     )
@@ -76,12 +76,12 @@ def spaghetti_figure(
                     label=label, zorder=3)
         ax.set_title(STRATIFICATION_TITLES.get(by, by))
         ax.set_xlabel(f"Age ({unit})")
-        if panel.size:
-            ax.legend(frameon=False, fontsize=7)
+        if panel.size:  # beside the panel: no search for a free spot among hundreds of lines
+            ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[0][0].set_ylabel(SCALE_LABELS.get(scale, scale))
     n_shown = min(len(shown), assessments["patient_id"].nunique()) if len(assessments) else 0
     fig.suptitle(f"{scale}: {n_shown} patients drawn; model mean (95% CI)", fontsize=9)
-    sns.despine(fig)
+    despine(fig)
     fig.tight_layout()
     return fig
 
@@ -97,7 +97,7 @@ def change_histogram(
 ) -> plt.Figure:
     """One panel per stratification: step histograms of the 12-month change of every
     stratum with estimates in ``change_12m.csv``; dashed lines at ± threshold."""
-    sns.set_theme(style="ticks", context="paper")
+    set_theme()
     fig, axes = plt.subplots(
         1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.4), squeeze=False
     )
@@ -122,7 +122,7 @@ def change_histogram(
         ax.set_ylabel("Density")
         ax.legend(frameon=False, fontsize=7)
     fig.suptitle(f"{scale}: 12-month change (one pair per patient)", fontsize=9)
-    sns.despine(fig)
+    despine(fig)
     fig.tight_layout()
     return fig
 
