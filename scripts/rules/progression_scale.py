@@ -21,7 +21,8 @@ def main():
     tables, assessments, pairs = progression_tables(
         pd.read_parquet(snakemake.input.patients),
         pd.read_parquet(snakemake.input.treatments),
-        pd.read_parquet(snakemake.input.assessments),
+        # only this scale's rows (one job per scale: the others are other jobs' work)
+        pd.read_parquet(snakemake.input.assessments, filters=[("scale", "==", scale)]),
         scale,
         progression,
         confidence_level=snakemake.params.confidence_level,

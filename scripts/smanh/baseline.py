@@ -24,7 +24,7 @@ def patient_baseline(export: RegistryExport) -> pd.DataFrame:
     """One row per patient with the characteristics Table 1 summarises."""
     patients = export.patients.set_index("patient_id")
     birth = patients["birth_date"]
-    treated = export.treatments.groupby("patient_id")["treatment"].agg(set)
+    given = export.treatments[["patient_id", "treatment"]].drop_duplicates()
     first_treatment = first_treatment_dates(export).reindex(patients.index)
     follow_up = age_years(patients["last_contact_date"], birth) - age_years(patients["enrolment_date"], birth)
     frame = pd.DataFrame(
@@ -42,7 +42,7 @@ def patient_baseline(export: RegistryExport) -> pd.DataFrame:
         index=patients.index,
     )
     for level in TREATMENT_LEVELS[1:]:
-        frame[f"treated_{level}"] = [level in t for t in treated.reindex(patients.index).fillna("").map(_as_set)]
+        frame[f"treated_{level}"] = patients.index.isin(given.loc[given["treatment"] == level, "patient_id"])
     frame["treated_any"] = first_treatment.notna()
     return frame
 
@@ -95,6 +95,3 @@ def _distribution(characteristic: str, group: str, values: pd.Series) -> dict:
             "n": len(known), "total": len(values), "percent": np.nan,
             "median": float(median), "q1": float(q1), "q3": float(q3)}
 
-
-def _as_set(value) -> set:
-    return value if isinstance(value, set) else set()

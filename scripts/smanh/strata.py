@@ -45,9 +45,12 @@ def sma_type_group(sma_type: pd.Series) -> pd.Series:
 
 def smn2_group(copies: pd.Series) -> pd.Series:
     """0–3 copies as themselves, ≥ 4 as ``4+``, blank as ``unknown``."""
-    numeric = pd.to_numeric(copies, errors="coerce").astype(float)  # NaN, not NA, for unknown
-    labels = numeric.map(lambda n: "unknown" if np.isnan(n) else "4+" if n >= 4 else str(int(n)))
-    return labels.astype(object)
+    numeric = pd.to_numeric(copies, errors="coerce").to_numpy(float)  # NaN for unknown
+    labels = np.full(len(numeric), "unknown", dtype=object)
+    for n in range(4):
+        labels[np.floor(numeric) == n] = str(n)
+    labels[numeric >= 4] = "4+"
+    return pd.Series(labels, index=copies.index)
 
 
 def stratum_order(stratify_by: str) -> tuple[str, ...]:
