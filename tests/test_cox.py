@@ -132,3 +132,19 @@ def test_risk_sums_without_cancellation_under_huge_late_entrant_weights():
     early = data.times <= 5  # only light subjects at risk: the case that cancels
     assert early.any() and (expected[early, 0] < 1e-12 * w.sum()).all()
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=0)
+
+
+def test_categorical_design_by_patterns_equals_subject_sums(monkeypatch):
+    """Factor-only designs sum over risk sets by covariate pattern; the fit must equal
+    the subject-by-subject sums (the path continuous covariates take)."""
+    import smanh.cox
+
+    d = load("sim")
+    by_pattern = fit_cox(d.entry, d.exit, d.event, d, "smn2_copies + sex")
+    monkeypatch.setattr(smanh.cox, "_MAX_PATTERNS", 0)
+    by_subject = fit_cox(d.entry, d.exit, d.event, d, "smn2_copies + sex")
+    np.testing.assert_allclose(by_pattern.coef, by_subject.coef, rtol=1e-10)
+    np.testing.assert_allclose(by_pattern.se, by_subject.se, rtol=1e-10)
+    assert by_pattern.loglik == pytest.approx(by_subject.loglik, rel=1e-12)
+    zph = [cox_zph(f, d.entry, d.exit, d.event)[0]["p"].to_numpy() for f in (by_pattern, by_subject)]
+    np.testing.assert_allclose(zph[0], zph[1], rtol=1e-8)

@@ -17,10 +17,13 @@ from smanh.table_names import SURVIVAL_TABLES
 
 def main():
     endpoint = snakemake.wildcards.endpoint
-    dataset = endpoint_rows(pd.read_parquet(snakemake.input.dataset), endpoint)
+    rows = [("endpoint", "==", endpoint)]  # only this endpoint's rows: the others are other jobs'
+    dataset = endpoint_rows(pd.read_parquet(snakemake.input.dataset, filters=rows), endpoint)
     sensitivity = None
     if "sensitivity" in snakemake.input.keys():
-        sensitivity = endpoint_rows(pd.read_parquet(snakemake.input.sensitivity), endpoint)
+        sensitivity = endpoint_rows(
+            pd.read_parquet(snakemake.input.sensitivity, filters=rows), endpoint
+        )
     analysis = dict(snakemake.params.analysis)
     for name, table in analyse_endpoint(dataset, sensitivity, SurvivalOptions.from_config(analysis)).items():
         write_csv(table, snakemake.output[name])

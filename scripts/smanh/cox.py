@@ -39,6 +39,9 @@ _Z95 = special.ndtri(0.975)
 # |beta| * sd(x) beyond this means a hazard ratio of e^12 per SD: a diverging coefficient
 # (complete or quasi-complete separation), not an estimate.
 _SEPARATION_LIMIT = 12.0
+# Designs with at most this many distinct covariate rows (factors: levels combined) sum
+# over risk sets by pattern counts, computed once per fit.
+_MAX_PATTERNS = 64
 
 
 # --------------------------------------------------------------------------- design
@@ -210,14 +213,19 @@ class _CoxData:
     death_set: np.ndarray  # risk set of each entry of death_idx
     death_counts: np.ndarray  # events per risk set
     blocks: list  # per stratum: (rows by exit, rows by entry, exit pos, entry pos, sets)
+    # Categorical designs: the distinct covariate rows, and per risk set how many subjects
+    # of each are at risk and die (exact counts): sums over risk sets are then products.
+    patterns: np.ndarray | None = None  # (G, p)
+    pattern_at_risk: np.ndarray | None = None  # (K, G)
+    pattern_deaths: np.ndarray | None = None  # (K, G)
 
     @property
     def deaths(self) -> list[np.ndarray]:
         return np.split(self.death_idx, np.cumsum(self.death_counts)[:-1])
 
-    def risk_sums(self, values: np.ndarray) -> np.ndarray:
+    def risk_sums(self, values: np.ndarray, counts: bool = False) -> np.ndarray:
         """Sums of ``values`` (n, q) over every risk set: shape (K, q); ``values[:, 0]`` are
-        the (positive) risk weights.
+        the (positive) risk weights, or ``counts``: all values are whole numbers.
 
         Suffix sums: at risk at t = exit >= t, less those with entry >= t (not yet
         entered; their exit is later too). Sets where the difference cancels (sums of
@@ -230,6 +238,9 @@ class _CoxData:
             after_exit = _suffix_sums(values[by_exit])[exit_pos]
             after_entry = _suffix_sums(values[by_entry])[entry_pos]
             sums = after_exit - after_entry
+            if counts:  # whole numbers: the difference is exact
+                out[sets] = sums
+                continue
             scale = np.abs(after_exit[:, 0]) + np.abs(after_entry[:, 0])
             bad = np.flatnonzero(~(sums[:, 0] > 1e-6 * scale))
             if bad.size:
@@ -290,10 +301,28 @@ def _risk_sets(entry, exit_, status, strata, x) -> _CoxData:
         times.append(t_s)
         set_strata.append(np.full(len(t_s), s))
         k += len(t_s)
-    return _CoxData(
+    data = _CoxData(
         x, entry, exit_, strata, np.concatenate(times), np.concatenate(set_strata),
         np.concatenate(death_idx), np.concatenate(death_set), np.concatenate(death_counts), blocks,
     )
+    patterns, pattern_of = np.unique(x, axis=0, return_inverse=True)
+    pattern_of = pattern_of.reshape(-1)
+    if len(patterns) <= _MAX_PATTERNS:
+        one_hot = np.zeros((len(x), len(patterns)))
+        one_hot[np.arange(len(x)), pattern_of] = 1.0
+        data.patterns = patterns
+        data.pattern_at_risk = data.risk_sums(one_hot, counts=True)
+        data.pattern_deaths = np.zeros((len(data.times), len(patterns)))
+        np.add.at(data.pattern_deaths, (data.death_set, pattern_of[data.death_idx]), 1.0)
+    return data
+
+
+def _risk_values(x, eta):
+    """Per row: risk weight w = exp(eta), w x and w x x' (flattened)."""
+    n, p = x.shape
+    w = np.exp(eta)
+    xx = (x[:, :, None] * x[:, None, :]).reshape(n, p * p)
+    return np.column_stack([w, x * w[:, None], xx * w[:, None]])
 
 
 def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):
@@ -307,15 +336,17 @@ def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):
     n, p = x.shape
     eta = x @ beta
     m = eta.max()  # scale by the largest risk score: no overflow for large beta
-    w = np.exp(eta - m)
-    xx = (x[:, :, None] * x[:, None, :]).reshape(n, p * p)
-    values = np.column_stack([w, x * w[:, None], xx * w[:, None]])
-    risk = data.risk_sums(values)
     d, k_of = data.death_idx, data.death_set
-    dvals = values[d]
     counts = data.death_counts
     first = np.cumsum(counts) - counts
-    dead = np.add.reduceat(dvals, first, axis=0)  # deaths are grouped by risk set
+    if data.patterns is not None:  # the same sums, over covariate patterns
+        values = _risk_values(data.patterns, data.patterns @ beta - m)
+        risk = data.pattern_at_risk @ values
+        dead = data.pattern_deaths @ values
+    else:
+        values = _risk_values(x, eta - m)
+        risk = data.risk_sums(values)
+        dead = np.add.reduceat(values[d], first, axis=0)  # deaths are grouped by risk set
     # Efron: the j-th (0-based) of the d tied events sees risk - j/d of the tied events
     frac = (np.arange(len(d)) - first[k_of]) / counts[k_of]
     s = risk[k_of] - frac[:, None] * dead[k_of]  # (D, 1 + p + p*p)

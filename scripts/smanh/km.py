@@ -179,17 +179,10 @@ def _find_quantile(time, cumulative, p: float, first: float) -> float:
 
 def _first_of_each_value(y: np.ndarray) -> np.ndarray:
     """Mask keeping the first occurrence of each value (NaNs count as one value)."""
-    keep = np.ones(y.size, dtype=bool)
-    seen: set = set()
-    seen_nan = False
-    for i, value in enumerate(y):
-        if np.isnan(value):
-            keep[i] = not seen_nan
-            seen_nan = True
-        elif value in seen:
-            keep[i] = False
-        else:
-            seen.add(value)
+    keep = np.zeros(y.size, dtype=bool)
+    if y.size:
+        # np.unique keeps the first index of each value, and treats NaNs as one value
+        keep[np.unique(y, return_index=True, equal_nan=True)[1]] = True
     return keep
 
 

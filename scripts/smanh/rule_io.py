@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,13 +19,19 @@ if TYPE_CHECKING:  # pandas is imported where tables are read or written (not by
 
 def run_rule(work: Callable[[], None], log_path: str | Path) -> None:
     """Run ``work`` with stderr going to ``log_path``; a ``SmanhError`` ends the job with
-    its message (in the log and on the console) and exit status 1."""
+    its message (in the log and on the console) and exit status 1.
+
+    With the environment variable ``SMANH_PROFILE`` set to a folder, ``work`` runs under
+    cProfile and its statistics go to ``<folder>/<log name>.prof`` (benchmarks/README.md)."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     console = sys.stderr
     with open(log_path, "w", encoding="utf-8") as log:
         sys.stderr = log
         try:
-            work()
+            if os.environ.get("SMANH_PROFILE"):
+                _profiled(work, Path(os.environ["SMANH_PROFILE"]), Path(log_path))
+            else:
+                work()
         except SmanhError as err:
             message = f"ERROR: {err}\n"
             log.write(message)
@@ -33,6 +40,16 @@ def run_rule(work: Callable[[], None], log_path: str | Path) -> None:
             raise SystemExit(1) from None
         finally:
             sys.stderr = console
+
+
+def _profiled(work: Callable[[], None], folder: Path, log_path: Path) -> None:
+    import cProfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "_".join(log_path.with_suffix("").parts[-2:])  # e.g. survival_endpoint_death
+    with cProfile.Profile() as profile:
+        work()
+    profile.dump_stats(folder / f"{name}.prof")
 
 
 # Count columns of the contract's tables: written as whole numbers even where a missing

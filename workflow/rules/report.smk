@@ -85,6 +85,7 @@ rule report:
         "logs/report.log",
     benchmark:
         "logs/benchmarks/report.tsv"
+    threads: 2  # figures are encoded for the page in parallel; the report runs last, alone
     localrule: True
     conda:
         "../../environment.yml"
