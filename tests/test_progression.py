@@ -399,3 +399,21 @@ def test_dry_run_schedules_one_job_per_configured_scale(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.M))
     assert counts["progression_scale"] == "2" and "progression_figures" not in counts
     assert counts["gather_progression"] == "1"
+
+
+def test_change_pairs_by_search_equal_the_loop():
+    """The binary-search pairing (whole days) picks exactly the pairs of the plain loop:
+    first baseline with a follow-up in the window, the nearest to 12 months, earlier on
+    ties, repeated days included."""
+    from smanh.change import _pairs_by_loop, _pairs_by_search
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        codes = pd.factorize(np.sort(rng.integers(0, 5, int(rng.integers(1, 30)))))[0]
+        days = np.concatenate([np.sort(rng.integers(0, 2000, (codes == c).sum()))
+                               for c in np.unique(codes)]).astype(float)
+        if rng.random() < 0.5:  # quarterly visits: gaps on the window's edges and ties
+            days = np.round(np.round(days / 91.3125) * 91.3125)
+        window = (273.9375, 456.5625, 365.25)
+        assert _pairs_by_search(codes, days, *window) == _pairs_by_loop(codes, days, *window)
+    assert _pairs_by_search(np.zeros(2, int), np.array([0.0, 365.5]), *window) is None  # not whole days

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # the quantile functions of scipy.stats, without its 0.4 s import
 
 from smanh.errors import ConfigError
 
@@ -73,23 +73,9 @@ def change_pairs(
     # days since birth, rounded: ages are whole days / 365.25, so comparisons are exact
     days = np.round(data["age"].to_numpy(float) * DAYS_PER_YEAR, 6)
     codes = pd.factorize(data["patient_id"])[0]
-    rows = []
-    start = 0
-    n = len(data)
-    while start < n:
-        stop = start
-        while stop < n and codes[stop] == codes[start]:
-            stop += 1
-        d = days[start:stop]
-        for i in range(stop - start):
-            gap = d - d[i]
-            ok = (gap >= low) & (gap <= high)
-            if ok.any():
-                candidates = np.flatnonzero(ok)
-                j = candidates[np.argmin(np.abs(gap[candidates] - target))]  # first = earlier
-                rows.append((start + i, start + j))
-                break
-        start = stop
+    rows = _pairs_by_search(codes, days, low, high, target)
+    if rows is None:
+        rows = _pairs_by_loop(codes, days, low, high, target)
     if not rows:
         return pd.DataFrame(columns=PAIR_COLUMNS + extra)
     base, follow = (np.array(x) for x in zip(*rows))
@@ -109,6 +95,60 @@ def change_pairs(
     return out
 
 
+def _pairs_by_loop(codes, days, low, high, target) -> list[tuple[int, int]]:
+    """Per patient (rows grouped by ``codes``, sorted by ``days``): the first baseline row
+    with a follow-up ``low <= gap <= high`` days later, the one closest to ``target``
+    (the earlier on a tie)."""
+    rows = []
+    start = 0
+    n = len(days)
+    while start < n:
+        stop = start
+        while stop < n and codes[stop] == codes[start]:
+            stop += 1
+        d = days[start:stop]
+        for i in range(stop - start):
+            gap = d - d[i]
+            ok = (gap >= low) & (gap <= high)
+            if ok.any():
+                candidates = np.flatnonzero(ok)
+                j = candidates[np.argmin(np.abs(gap[candidates] - target))]  # first = earlier
+                rows.append((start + i, start + j))
+                break
+        start = stop
+    return rows
+
+
+_DAY_BITS = 22  # days since birth below 2^22 (11,000 years) in a (patient, day) key
+
+
+def _pairs_by_search(codes, days, low, high, target) -> list[tuple[int, int]] | None:
+    """:func:`_pairs_by_loop` by binary search on (patient, day) keys, for whole days
+    (ages from dates); None otherwise."""
+    whole = np.rint(days)
+    if len(days) == 0 or not np.array_equal(whole, days) or whole.min() < 0 or (
+        whole.max() + high >= 2**_DAY_BITS
+    ):
+        return None
+    key = (codes.astype(np.int64) << _DAY_BITS) + whole.astype(np.int64)
+    first = np.searchsorted(key, key + int(np.ceil(low)), side="left")
+    last = np.searchsorted(key, key + int(np.floor(high)), side="right")  # exclusive
+    ok = last > first
+    # nearest to the target: the last follow-up at or before it (its first row when
+    # days repeat) or the first after it; the earlier on a tie
+    after = np.searchsorted(key, key + int(np.floor(target)) + 1, side="left")
+    before = np.searchsorted(key, key[np.maximum(after - 1, 0)], side="left")
+    use_before = (after - 1 >= first) & (
+        (after >= last)
+        | (target - (whole[np.minimum(after - 1, len(key) - 1)] - whole)
+           <= (whole[np.minimum(after, len(key) - 1)] - whole) - target)
+    )
+    follow = np.where(use_before, before, after)
+    baseline = np.flatnonzero(ok)
+    baseline = baseline[np.unique(codes[baseline], return_index=True)[1]]  # first per patient
+    return list(zip(baseline.tolist(), follow[baseline].tolist()))
+
+
 def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "clopper_pearson"):
     """Confidence interval of a binomial proportion ``k / n``.
 
@@ -125,11 +165,11 @@ def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "clopper_pe
         return (np.nan, np.nan)
     alpha = 1.0 - level
     if method == "clopper_pearson":
-        lo = 0.0 if k == 0 else stats.beta.ppf(alpha / 2, k, n - k + 1)
-        hi = 1.0 if k == n else stats.beta.ppf(1 - alpha / 2, k + 1, n - k)
+        lo = 0.0 if k == 0 else special.betaincinv(k, n - k + 1, alpha / 2)
+        hi = 1.0 if k == n else special.betaincinv(k + 1, n - k, 1 - alpha / 2)
         return (float(lo), float(hi))
     if method == "wilson":
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = special.ndtri(1 - alpha / 2)
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -161,7 +201,7 @@ def summarise_change(
         out["mean"] = float(changes.mean())
     if n >= 2:
         sd = float(changes.std(ddof=1))
-        half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)
+        half = special.stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n)
         out.update(sd=sd, mean_lo=out["mean"] - half, mean_hi=out["mean"] + half)
     groups = {
         "declined": int(np.sum(changes <= -threshold)),
