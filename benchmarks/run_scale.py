@@ -18,13 +18,20 @@ For each scale it
    (``logs/benchmarks/<rule>[/<wildcards>].tsv``), from which wall time and max RSS per
    rule are taken;
 3. when ``Rscript`` is present, with R ``survival`` and ``lme4``: exports the workflow's own
-   analysis dataset and the natural-history HFMSE assessments to CSV (not timed), and times
-   in R, inside one R process, only the fits the workflow's tables correspond to:
-   Kaplan-Meier with delayed entry (``survfit(Surv(entry, exit, event) ~ stratum,
-   conf.type = "log-log")``, with medians and landmark survival) per endpoint and
-   stratification; the configured Cox models (``coxph``, Efron ties, delayed entry, with
-   ``cox.zph``) per endpoint; and ``lmer(score ~ age + (age | patient_id), REML = TRUE)`` on
-   natural-history HFMSE, overall and per SMA type and SMN2 copy stratum.
+   analysis datasets (main and sensitivity) and the natural-history assessments it modelled
+   (every scale) to CSV (not timed), and times in R, inside one R process, the fits behind
+   every workflow table that R's ``survival`` and ``lme4`` produce: Kaplan-Meier with delayed
+   entry (``survfit(Surv(entry, exit, event) ~ stratum, conf.type = "log-log")``, with
+   medians and landmark survival) per endpoint and stratification, main and sensitivity
+   analysis (``km_*``); the restricted mean survival per stratum and horizon
+   (``summary(survfit, rmean = tau)``, ``rmst``); Aalen-Johansen cumulative incidence with
+   the competing event (``survfit`` on a factor status, ``cuminc``); the Cox score test
+   across strata (``coxph(iter.max = 0)``, ``km_tests``); the two default Cox models
+   (``coxph``, Efron ties, delayed entry, with ``cox.zph``, ``cox``); and ``lmer(score ~ age +
+   (age | patient_id), REML = TRUE)`` per scale and SMA type stratum (the default
+   ``progression.stratify_by``, ``lmm_*``). The workflow's other work (four parametric
+   distributions per stratum, which need flexsurv, not packaged for Debian; 12-month change;
+   Table 1; figures; the report) has no R counterpart here.
 
 Results go to ``benchmarks/results/scale.json`` and the 'Registry scale' section of
 ``benchmarks/README.md`` (other sections are left alone). The 100k scale takes several
@@ -68,16 +75,21 @@ COX_MODELS = [  # the workflow's defaults (smanh.endpoint_analysis.DEFAULT_COX_M
 ]
 LANDMARKS = [1, 2, 5, 10, 20]
 MIN_STRATUM = 10
+MIN_PATIENTS = 10  # progression.min_patients
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages({library(survival); library(lme4)})
 args <- commandArgs(trailingOnly = TRUE)
-surv <- read.csv(args[1], colClasses = c(endpoint = "character", sma_type = "character",
-                                          smn2_copies = "character", sex = "character"))
-motor <- read.csv(args[2], colClasses = c(patient_id = "character", sma_type = "character",
-                                          smn2_copies = "character"))
-landmarks <- as.numeric(strsplit(args[3], ",")[[1]])
-min_stratum <- as.integer(args[4])
+read_surv <- function(path) read.csv(path, colClasses = c(endpoint = "character",
+  sma_type = "character", smn2_copies = "character", sex = "character"))
+taus <- c(2, 5, 10)  # analysis.rmst_horizons
+surv <- read_surv(args[1])
+sensitivity <- read_surv(args[2])
+motor <- read.csv(args[3], colClasses = c(scale = "character", patient_id = "character",
+                                          sma_type = "character"))
+landmarks <- as.numeric(strsplit(args[4], ",")[[1]])
+min_stratum <- as.integer(args[5])
+min_patients <- as.integer(args[6])
 elapsed <- c(km = 0, cox = 0, lmm = 0)
 n_fits <- c(km = 0, cox = 0, lmm = 0)
 timed <- function(kind, expr) {
@@ -93,14 +105,38 @@ big_levels <- function(d, vars) {  # drop unknown values and levels below min_st
   for (v in vars) { n <- table(d[[v]]); d <- d[d[[v]] %in% names(n)[n >= min_stratum], ] }
   d
 }
-for (ep in unique(surv$endpoint)) {
-  d <- surv[surv$endpoint == ep, ]
-  timed("km", { f <- survfit(Surv(entry_age, exit_age, event) ~ 1, data = d, conf.type = "log-log")
-                quantile(f, 0.5); summary(f, times = landmarks, extend = TRUE) })
-  for (by in c("sma_type", "smn2_copies")) {
+km <- function(d) {  # the workflow's stratifications: all, sma_type, smn2_copies
+  for (by in c("1", "sma_type", "smn2_copies"))
     timed("km", { f <- survfit(as.formula(paste("Surv(entry_age, exit_age, event) ~", by)),
                                data = d, conf.type = "log-log")
                   quantile(f, 0.5); summary(f, times = landmarks, extend = TRUE) })
+}
+strata_rows <- function(d) {  # all, and each SMA type / SMN2 stratum of min_stratum or more
+  res <- list(d)
+  for (by in c("sma_type", "smn2_copies")) for (s in sort(unique(d[[by]]))) {
+    rows <- d[d[[by]] == s, ]
+    if (nrow(rows) >= min_stratum) res[[length(res) + 1]] <- rows
+  }
+  res
+}
+for (ep in unique(surv$endpoint)) {
+  d <- surv[surv$endpoint == ep, ]
+  km(d)
+  km(sensitivity[sensitivity$endpoint == ep, ])  # km_*_sensitivity.csv
+  for (rows in strata_rows(d)) {  # rmst.csv: restricted mean from the KM curve
+    timed("km", { f <- survfit(Surv(entry_age, exit_age, event) ~ 1, data = rows)
+                  for (tau in taus) try(silent = TRUE, summary(f, rmean = tau)$table) })
+    if (any(rows$event_type == 2)) {  # cuminc.csv: Aalen-Johansen with the competing event
+      rows$state <- factor(rows$event_type, levels = 0:2)
+      rows$id <- seq_len(nrow(rows))
+      timed("km", survfit(Surv(entry_age, exit_age, state) ~ 1, data = rows, id = id))
+    }
+  }
+  for (by in c("sma_type", "smn2_copies")) {  # km_tests.csv: Cox score test across strata
+    n <- table(d[[by]]); rows <- d[d[[by]] %in% names(n)[n >= min_stratum], ]
+    rows$g <- factor(rows[[by]])
+    timed("cox", coxph(Surv(entry_age, exit_age, event) ~ g, data = rows, ties = "efron",
+                       iter.max = 0)$score)
   }
   m1 <- big_levels(d[d$sma_type == "1", ], c("smn2_copies", "sex"))
   m2 <- big_levels(d, c("sma_type", "smn2_copies"))
@@ -114,14 +150,18 @@ for (ep in unique(surv$endpoint)) {
       cox.zph(fit) })))
   }
 }
-lmm_strata <- list(list("all", rep(TRUE, nrow(motor))))
-for (by in c("sma_type", "smn2_copies")) for (s in sort(unique(motor[[by]])))
-  lmm_strata[[length(lmm_strata) + 1]] <- list(paste(by, s), motor[[by]] == s)
-for (st in lmm_strata) {
-  d <- motor[st[[2]], ]
-  if (length(unique(d$patient_id)) < min_stratum) next
-  timed("lmm", suppressMessages(suppressWarnings(
-    lmer(score ~ age + (age | patient_id), data = d, REML = TRUE))))
+# The workflow's mixed models: per scale and SMA type stratum with at least min_patients
+# patients (progression.stratify_by: [sma_type]), on its own natural-history rows.
+for (sc in unique(motor$scale)) {
+  d_scale <- motor[motor$scale == sc, ]
+  for (s in sort(unique(d_scale$sma_type))) {
+    d <- d_scale[d_scale$sma_type == s, ]
+    if (length(unique(d$patient_id)) < min_patients) next
+    # As the workflow, also a stratum with fewer assessments than random effects.
+    timed("lmm", suppressMessages(suppressWarnings(
+      lmer(score ~ age + (age | patient_id), data = d, REML = TRUE,
+           control = lmerControl(check.nobs.vs.nRE = "ignore")))))
+  }
 }
 cat(sprintf("RESULT %s %.3f %d\n", names(elapsed), elapsed, n_fits), sep = "")
 cat("VERSIONS", R.version$major, R.version$minor, as.character(packageVersion("survival")),
@@ -239,48 +279,47 @@ def per_rule(folder: Path) -> dict:
 
 
 # ---------------------------------------------------------------------- R
-def r_inputs(scale: str) -> tuple[Path, Path, dict]:
-    """The workflow's analysis dataset and natural-history HFMSE assessments, as CSV."""
+def r_inputs(scale: str) -> tuple[list[Path], dict]:
+    """The workflow's own analysis datasets (main and sensitivity) and natural-history
+    assessments of every scale, as CSV: R fits exactly the rows the workflow fitted."""
     run = OUT / scale / "run" / "results"
     folder = OUT / scale / "r"
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = pd.read_parquet(run / "analysis" / "analysis_dataset.parquet")
-    analysed = dataset[(dataset["excluded_reason"].fillna("") == "") & (dataset["exit_age"] > dataset["entry_age"])]
-    surv = pd.DataFrame({
-        "endpoint": analysed["endpoint"], "entry_age": analysed["entry_age"], "exit_age": analysed["exit_age"],
-        "event": analysed["event"].astype(int), "sma_type": analysed["sma_type_group"].astype(str),
-        "smn2_copies": analysed["smn2_group"].astype(str), "sex": analysed["sex"].fillna("").astype(str),
-    })
-    surv_csv = folder / "survival.csv"
-    surv.to_csv(surv_csv, index=False, float_format="%.17g")
 
-    canonical = run / "canonical"
-    patients = pd.read_parquet(canonical / "patients.parquet", columns=["patient_id", "birth_date"])
-    groups = dataset.drop_duplicates("patient_id")[["patient_id", "sma_type_group", "smn2_group"]]
-    first_treatment = (pd.read_parquet(canonical / "treatments.parquet", columns=["patient_id", "start_date"])
-                       .groupby("patient_id")["start_date"].min().rename("first_treatment"))
-    scores = pd.read_parquet(canonical / "assessments.parquet", columns=["patient_id", "date", "scale", "score"])
-    scores = scores[scores["scale"] == "HFMSE"].merge(patients, on="patient_id").merge(
-        first_treatment, on="patient_id", how="left")
-    natural = scores[scores["first_treatment"].isna() | (scores["date"] < scores["first_treatment"])]
-    natural = natural.merge(groups, on="patient_id")
-    motor = pd.DataFrame({
-        "patient_id": natural["patient_id"], "score": natural["score"],
-        "age": (natural["date"] - natural["birth_date"]).dt.days / 365.25,
-        "sma_type": natural["sma_type_group"].astype(str), "smn2_copies": natural["smn2_group"].astype(str),
-    })
-    motor_csv = folder / "hfmse_natural_history.csv"
-    motor.to_csv(motor_csv, index=False, float_format="%.17g")
-    return surv_csv, motor_csv, {"survival_rows": len(surv), "hfmse_assessments": len(motor),
-                                 "hfmse_patients": int(motor["patient_id"].nunique())}
+    def survival_csv(name: str) -> Path:
+        dataset = pd.read_parquet(run / "analysis" / f"{name}.parquet")
+        analysed = dataset[(dataset["excluded_reason"].fillna("") == "")
+                           & (dataset["exit_age"] > dataset["entry_age"])]
+        path = folder / f"{name}.csv"
+        pd.DataFrame({
+            "endpoint": analysed["endpoint"], "entry_age": analysed["entry_age"],
+            "exit_age": analysed["exit_age"], "event": analysed["event"].astype(int),
+            "event_type": analysed["event_type"].fillna(0).astype(int),
+            "sma_type": analysed["sma_type_group"].astype(str),
+            "smn2_copies": analysed["smn2_group"].astype(str),
+            "sex": analysed["sex"].fillna("").astype(str),
+        }).to_csv(path, index=False, float_format="%.17g")
+        sizes[f"{name}_rows"] = len(analysed)
+        return path
+
+    sizes: dict = {}
+    paths = [survival_csv("analysis_dataset"), survival_csv("analysis_dataset_sensitivity")]
+    motor = pd.concat([
+        pd.read_parquet(path, columns=["scale", "patient_id", "age", "score", "sma_type_group"])
+        for path in sorted((run / "progression").glob("*/assessments.parquet"))
+    ]).rename(columns={"sma_type_group": "sma_type"})
+    paths.append(folder / "natural_history_assessments.csv")
+    motor.to_csv(paths[-1], index=False, float_format="%.17g")
+    sizes["natural_history_assessments"] = len(motor)
+    return paths, sizes
 
 
 def run_r(scale: str) -> dict | None:
-    surv_csv, motor_csv, sizes = r_inputs(scale)
+    paths, sizes = r_inputs(scale)
     script = OUT / scale / "r" / "fits.R"
     script.write_text(R_SCRIPT)
-    result = subprocess.run(["Rscript", str(script), str(surv_csv), str(motor_csv),
-                             ",".join(map(str, LANDMARKS)), str(MIN_STRATUM)],
+    result = subprocess.run(["Rscript", str(script), *map(str, paths),
+                             ",".join(map(str, LANDMARKS)), str(MIN_STRATUM), str(MIN_PATIENTS)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         print(f"[{scale}] R failed:\n{result.stderr[-3000:]}", file=sys.stderr)
@@ -348,11 +387,19 @@ def readme_section(results: dict) -> str:
         "Workflow wall time: from starting Snakemake to its exit, every job included (Python "
         "start-up, reading the export, validation, every table, figure and the report). Peak: the "
         "largest summed resident memory of Snakemake and all its running jobs (sampled every 0.1 s). "
-        "R: only the model fits, inside one R process (reading the CSVs excluded): Kaplan-Meier "
-        "with delayed entry per endpoint and stratification (with medians and landmarks), the two "
-        "default Cox models per endpoint (Efron ties, with `cox.zph`), and `lmer(score ~ age + "
-        "(age | patient_id), REML = TRUE)` on natural-history HFMSE overall and per SMA type and "
-        "SMN2 stratum. A ratio below 1 means the whole workflow finished faster than R's fits alone.",
+        "R: only the model fits, inside one R process (reading the CSVs excluded), on the rows the "
+        "workflow analysed, for every workflow table that R's `survival` and `lme4` produce. "
+        "KM column (`survfit`): Kaplan-Meier with delayed entry per endpoint and stratification "
+        "(all, SMA type, SMN2 copies; with medians and landmarks) for the main and the "
+        "sensitivity analysis, the restricted mean survival per stratum and horizon "
+        "(`summary(fit, rmean = tau)`), and Aalen-Johansen cumulative incidence with the "
+        "competing event (`survfit` on a factor status). Cox column: the Cox score test across "
+        "strata (`coxph(iter.max = 0)`) and the two default Cox models per endpoint (Efron ties, "
+        "with `cox.zph`). lmer column: `lmer(score ~ age + (age | patient_id), REML = TRUE)` per "
+        "motor scale and SMA type stratum, as the workflow's mixed models. The workflow also does "
+        "what R does not here: four parametric distributions per stratum (flexsurv is not "
+        "packaged for Debian), 12-month change, Table 1, every figure and the report. A ratio "
+        "below 1 means the whole workflow finished faster than R's fits alone.",
         "",
     ]
     for note in ("r_note", "load_note", "lmm_note"):
