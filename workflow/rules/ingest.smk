@@ -37,6 +37,7 @@ rule analysis_dataset:
         "logs/analysis_dataset.log",
     benchmark:
         "logs/benchmarks/analysis_dataset.tsv"
+    priority: 10  # every survival job waits for it; the progression jobs do not
     conda:
         "../../environment.yml"
     params:

@@ -85,10 +85,10 @@ rule report:
         "logs/report.log",
     benchmark:
         "logs/benchmarks/report.tsv"
-    threads: 2  # figures are encoded for the page in parallel; the report runs last, alone
     localrule: True
     conda:
         "../../environment.yml"
+    threads: 2  # figures are encoded for the page in parallel; the report runs last, alone
     params:
         template=workflow.source_path("../report/report.html.j2"),
         title=config["report"]["title"],

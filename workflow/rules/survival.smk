@@ -29,6 +29,7 @@ rule survival_endpoint:
         "logs/survival_endpoint/{endpoint}.log",
     benchmark:
         "logs/benchmarks/survival_endpoint/{endpoint}.tsv"
+    priority: 5  # the longest jobs first; the shorter progression jobs fill the gaps
     conda:
         "../../environment.yml"
     params:
