@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from smanh.progression_report import PROGRESSION_REPORT_TABLES, progression_context
-from smanh.report import embed_pngs, render_report
+from smanh.report import render_report
 from smanh.rule_io import read_csv, run_rule
 
 FIGURE_INPUTS = ("figures", "parametric_figures", "cox_forest", "spaghetti_figures", "change_figures")
@@ -23,10 +23,6 @@ def main():
         if name not in FIGURE_INPUTS and name != "summary"
     }
     progression = {name: tables[name] for name in PROGRESSION_REPORT_TABLES if name in tables}
-    figures = [snakemake.input.get(name, []) for name in FIGURE_INPUTS]
-    embed_pngs(
-        [p for f in figures for p in ([f] if isinstance(f, str) else f)], workers=snakemake.threads
-    )
     html = render_report(
         snakemake.params.template,
         title=snakemake.params.title,

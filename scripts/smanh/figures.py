@@ -3,6 +3,8 @@ per stratum throughout."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
@@ -150,12 +152,34 @@ def _spaced(ages: list[float], low: float, high: float, gap: float = 0.07) -> li
     return kept
 
 
-def save_figure(fig: plt.Figure, png: str, svg: str | None = None) -> None:
+# The report embeds each figure at most this many pixels wide or high.
+SCREEN_PIXELS = 2000
+
+
+def save_figure(fig: plt.Figure, png: str, svg: str | None = None, screen: str | None = None) -> None:
+    """PNG at 300 dpi, SVG, and (``screen``) the report's copy: drawn at most
+    :data:`SCREEN_PIXELS` wide or high, 256 colours (line figures need no more; it keeps
+    the report a few MB). Drawn here, in the parallel figure jobs, not decoded and scaled
+    by the report at the end."""
     fig.savefig(png, dpi=300, metadata=PNG_METADATA)
+    if screen:
+        _save_screen(fig, screen)
     if svg:
         plt.rcParams["svg.hashsalt"] = "smanh"  # stable element ids across runs
         fig.savefig(svg, metadata=SVG_METADATA)
     plt.close(fig)
+
+
+def _save_screen(fig: plt.Figure, path: str) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=min(300.0, SCREEN_PIXELS / max(fig.get_size_inches())))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, "PNG")
 
 
 def _short(stratify_by: str) -> str:

@@ -24,7 +24,6 @@ from smanh.endpoints import EXCLUSION_REASONS, endpoint
 
 COUNT_COLUMNS = ("n", "events", "at_risk")
 # Largest side of a figure as embedded in the HTML; the files keep 300 dpi.
-EMBED_MAX_PIXELS = 2000
 
 
 def suppress_count(value, min_cell_count: int) -> str:
@@ -65,41 +64,10 @@ def _counts_shown(frame: pd.DataFrame, column: str, min_cell_count: int, groups)
     return list(shown)
 
 
-_EMBEDDED: dict[str, str] = {}
-
-
 def embed_png(path: str | Path) -> str:
-    """The figure as a data URI, scaled down for the screen (deterministic PNG encoding);
-    the 300-dpi PNG and the SVG stay in ``results/figures/``."""
-    key = str(path)
-    if key not in _EMBEDDED:
-        _EMBEDDED[key] = _png_data_uri(key)
-    return _EMBEDDED[key]
-
-
-def embed_pngs(paths, workers: int = 1) -> None:
-    """Encode many figures ahead of :func:`embed_png`, in ``workers`` processes (decoding
-    and scaling 300-dpi PNGs is most of the report's time)."""
-    todo = [p for p in dict.fromkeys(map(str, paths)) if p not in _EMBEDDED]
-    if workers > 1 and len(todo) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(min(workers, len(todo))) as pool:
-            _EMBEDDED.update(zip(todo, pool.map(_png_data_uri, todo)))
-    for path in todo:
-        embed_png(path)
-
-
-def _png_data_uri(path: str) -> str:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image.thumbnail((EMBED_MAX_PIXELS, EMBED_MAX_PIXELS))
-        # 256 colours are plenty for line figures and keep the report a few MB.
-        image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    """A figure's screen copy (``results/figures/screen/``, drawn by the figure jobs) as a
+    data URI; the 300-dpi PNG and the SVG stay in ``results/figures/``."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f"data:image/png;base64,{data}"
 
 

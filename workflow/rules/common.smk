@@ -149,6 +149,11 @@ def gathered_progression_tables():
     return {t: f"results/tables/{t}.csv" for t in PROGRESSION_TABLES}
 
 
+def screen(figures):
+    """The report's copies of ``figures`` (smanh.figures.save_figure)."""
+    return [f.replace("results/figures/", "results/figures/screen/") for f in figures]
+
+
 def progression_figures(kind):
     return expand("results/figures/{kind}_{scale}.png", kind=kind, scale=SCALES)
 
@@ -175,6 +180,6 @@ def progression_report_inputs():
         return {}
     return {
         **gathered_progression_tables(),
-        "spaghetti_figures": progression_figures("progression"),
-        "change_figures": progression_figures("change_12m"),
+        "spaghetti_figures": screen(progression_figures("progression")),
+        "change_figures": screen(progression_figures("change_12m")),
     }

@@ -19,6 +19,7 @@ rule progression_scale:
             labels={"scale": "{scale}", "figure": "Trajectories"},
         ),
         spaghetti_svg="results/figures/progression_{scale}.svg",
+        spaghetti_screen="results/figures/screen/progression_{scale}.png",
         change=report(
             "results/figures/change_12m_{scale}.png",
             caption="../report/change_figure.rst",
@@ -26,6 +27,7 @@ rule progression_scale:
             labels={"scale": "{scale}", "figure": "12-month change"},
         ),
         change_svg="results/figures/change_12m_{scale}.svg",
+        change_screen="results/figures/screen/change_12m_{scale}.png",
     log:
         "logs/progression_scale/{scale}.log",
     benchmark:

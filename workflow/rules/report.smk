@@ -51,6 +51,7 @@ rule cox_forest:
             labels={"figure": "Cox hazard ratios"},
         ),
         svg="results/figures/cox_forest.svg",
+        screen="results/figures/screen/cox_forest.png",
     log:
         "logs/cox_forest.log",
     benchmark:
@@ -66,13 +67,13 @@ rule report:
         **progression_report_inputs(),
         table1="results/tables/table1.csv",
         published_comparison="results/tables/published_comparison.csv",
-        cox_forest="results/figures/cox_forest.png",
+        cox_forest="results/figures/screen/cox_forest.png",
         summary="results/summary.json",
         cohort_flow="results/tables/cohort_flow.csv",
         km_summary="results/tables/km_summary.csv",
         data_quality="results/tables/data_quality.csv",
-        figures=km_figures(),
-        parametric_figures=parametric_figures(),
+        figures=screen(km_figures()),
+        parametric_figures=screen(parametric_figures()),
         km_tests="results/tables/km_tests.csv",
         km_summary_sensitivity="results/tables/km_summary_sensitivity.csv",
         cox="results/tables/cox.csv",
@@ -88,7 +89,6 @@ rule report:
     localrule: True
     conda:
         "../../environment.yml"
-    threads: 2  # figures are encoded for the page in parallel; the report runs last, alone
     params:
         template=workflow.source_path("../report/report.html.j2"),
         title=config["report"]["title"],
