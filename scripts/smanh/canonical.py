@@ -12,5 +12,8 @@ TABLE_NAMES = ("patients", "events", "treatments", "assessments")
 
 
 def load_canonical(paths: Mapping[str, str]) -> RegistryExport:
-    """Read the Parquet tables written by the ingest rule."""
-    return RegistryExport(**{t: pd.read_parquet(paths[t]) for t in TABLE_NAMES})
+    """Read the Parquet tables written by the ingest rule; a table not in ``paths`` is left
+    empty (its columns unknown: for steps that do not use it)."""
+    return RegistryExport(
+        **{t: pd.read_parquet(paths[t]) if t in paths.keys() else pd.DataFrame() for t in TABLE_NAMES}
+    )

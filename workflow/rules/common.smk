@@ -62,8 +62,8 @@ def registry_files():
     )
 
 
-def canonical_tables():
-    return {t: f"results/canonical/{t}.parquet" for t in REGISTRY_TABLES}
+def canonical_tables(tables=REGISTRY_TABLES):
+    return {t: f"results/canonical/{t}.parquet" for t in tables}
 
 
 def km_per_endpoint(kind):

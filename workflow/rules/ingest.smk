@@ -22,7 +22,7 @@ rule ingest:
 
 rule analysis_dataset:
     input:
-        **canonical_tables(),
+        **canonical_tables(["patients", "events", "treatments"]),  # no assessments needed
         exclusions="results/canonical/exclusions.csv",
     output:
         **analysis_datasets(),
