@@ -9,7 +9,8 @@ generalized gamma): with ``w = (log t - mu) / sigma``
 * generalized gamma (Prentice; flexsurv ``gengamma``, lifelines
   ``GeneralizedGammaFitter`` with ``lambda_ = Q``): ``S = 1 - P(Q^-2, Q^-2 e^{Qw})`` for
   ``Q > 0`` (``P`` the regularised lower incomplete gamma), ``P(...)`` for ``Q < 0`` and
-  log-normal at ``Q = 0``; ``Q = 1`` is the Weibull.
+  log-normal at ``Q = 0`` (for ``|Q| < 1e-3`` taken linearly in Q between the two, where
+  scipy's incomplete gamma is inaccurate); ``Q = 1`` is the Weibull.
 
 Free parameters are ``mu, log_sigma`` (and ``Q``). The left-truncated likelihood is
 ``sum_events log f(exit) + sum_censored log S(exit) - sum log S(entry)``. Weibull,
