@@ -6,7 +6,9 @@ from pathlib import Path
 # One thread per job, numpy's BLAS included; jobs run side by side, and a BLAS
 # thread pool per job oversubscribes the cores (measured: 10-100x slower vector products
 # with two jobs on two cores). Inherited by the rule scripts (and by jobs on a cluster).
-os.environ.update(dict.fromkeys(["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"], "1"))
+os.environ.update(
+    dict.fromkeys(["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"], "1")
+)
 
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
