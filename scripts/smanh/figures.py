@@ -133,6 +133,7 @@ def _at_risk_table(ax, at_risk: pd.DataFrame, strata: list[str], by: str, scale:
         label.set_color(colour)
     ax.set_ylim(len(strata) - 0.5, -0.5)
     ax.tick_params(axis="both", length=0, labelsize=6)
+    ax.tick_params(axis="y", pad=10)  # clear of the first count, centred near age 0
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     low, high = ax.get_xlim()
