@@ -148,3 +148,18 @@ def test_categorical_design_by_patterns_equals_subject_sums(monkeypatch):
     assert by_pattern.loglik == pytest.approx(by_subject.loglik, rel=1e-12)
     zph = [cox_zph(f, d.entry, d.exit, d.event)[0]["p"].to_numpy() for f in (by_pattern, by_subject)]
     np.testing.assert_allclose(zph[0], zph[1], rtol=1e-8)
+
+
+def test_patterns_are_numpys_distinct_rows():
+    from smanh.cox import _MAX_PATTERNS, _patterns
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x = rng.integers(0, 3, (rng.integers(1, 200), rng.integers(1, 5))).astype(float) - 0.37
+        rows, inverse = np.unique(x, axis=0, return_inverse=True)
+        found = _patterns(x)
+        if len(rows) > _MAX_PATTERNS:
+            assert found is None
+        else:
+            np.testing.assert_array_equal(found[0], rows)
+            np.testing.assert_array_equal(found[1], inverse.reshape(-1))

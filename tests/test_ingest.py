@@ -287,7 +287,7 @@ SIMPLE_CSV = {
     "crlf_and_lone_cr": f"{HEADER}\r\nP1,F,2010,DE\rP2,M,2011,FR\r\n\r\nP3,U,2012,IT",
     "ragged_rows": f"{HEADER}\nP1,F\nP2,M,2011,FR,,\nP3,U,2012,IT,x\nP4,F,2013,DE, ,\n",
     "cells_to_strip": f"{HEADER}\n P1 ,\tF,2010-01-01\u00a0,\u2003Zürich \nP2,M,2011,Malmö\n",
-    "quoted_cells": f'"patient_id","sex",birth_date,site\r\n"P1","",2010,"DE"\n" P2 ",M,"2011",""\n',
+    "quoted_cells": '"patient_id","sex",birth_date,site\r\n"P1","",2010,"DE"\n" P2 ",M,"2011",""\n',
     "header_only": f"{HEADER}\n\n",
     "unnamed_columns": "patient_id,,sex,\nP1,x,F,y\nP2,,M,\n",
     "duplicate_header": "patient_id,sex,sex\nP1,F,M\n",

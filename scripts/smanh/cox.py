@@ -329,17 +329,14 @@ def _patterns(x) -> tuple[np.ndarray, np.ndarray] | None:
     """The distinct rows of ``x`` and each row's index among them (as ``np.unique(x,
     axis=0, return_inverse=True)``, by column codes: faster); None for more than
     ``_MAX_PATTERNS``."""
-    key = np.zeros(len(x), dtype=np.int64)
+    key = np.zeros(len(x), dtype=np.int64)  # pattern code of the columns so far
     for column in x.T:
         levels, code = np.unique(column, return_inverse=True)
-        if len(levels) > _MAX_PATTERNS:
+        combined, key = np.unique(key * len(levels) + code.reshape(-1), return_inverse=True)
+        if len(combined) > _MAX_PATTERNS:  # so key * len(levels) stays below _MAX_PATTERNS**2
             return None
-        key = key * len(levels) + code.reshape(-1)  # < _MAX_PATTERNS ** 2 after np.unique
-        key = np.unique(key, return_inverse=True)[1].reshape(-1)
-    distinct, first = np.unique(key, return_index=True)
-    if len(distinct) > _MAX_PATTERNS:
-        return None
-    return x[first], key
+        key = key.reshape(-1)
+    return x[np.unique(key, return_index=True)[1]], key
 
 
 def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):

@@ -79,12 +79,20 @@ _LOG_SIGMA_LIMIT = 3.0
 _Q_SMALL = 1e-3
 
 
-def _near_zero_q(function, dist: str, theta: np.ndarray, *args):
-    """``function(dist, theta, *args)`` with the interpolation in Q described at _Q_SMALL."""
-    q = theta[2]
-    edge = np.array([theta[0], theta[1], np.copysign(_Q_SMALL, q)])
+def _q_edge(theta: np.ndarray) -> np.ndarray:
+    """``theta`` with Q moved out to +-_Q_SMALL (its sign kept)."""
+    return np.array([theta[0], theta[1], np.copysign(_Q_SMALL, theta[2])])
+
+
+def _blend(q: float, at_limit, at_edge):
+    """The interpolation in Q described at _Q_SMALL."""
     share = abs(q) / _Q_SMALL
-    return (1 - share) * function("lognormal", theta[:2], *args) + share * function(dist, edge, *args)
+    return (1 - share) * at_limit + share * at_edge
+
+
+def _near_zero_q(function, dist: str, theta: np.ndarray, *args):
+    """``function(dist, theta, *args)`` for ``|Q| < _Q_SMALL``."""
+    return _blend(theta[2], function("lognormal", theta[:2], *args), function(dist, _q_edge(theta), *args))
 
 
 # --------------------------------------------------------------------------- densities
@@ -278,12 +286,10 @@ def _gengamma_mls(theta, sample: _Sample):
     mu, log_sigma, q = theta
     if abs(q) < _Q_SMALL:  # see _Q_SMALL
         limit = _loglik_derivatives("lognormal", theta[:2], sample)
-        edge = _gengamma_mls(np.array([mu, log_sigma, np.copysign(_Q_SMALL, q)]), sample)
+        edge = _gengamma_mls(_q_edge(theta), sample)
         if not (np.isfinite(limit[0]) and np.isfinite(edge[0])):
             return -np.inf, limit[1], limit[2]
-        share = abs(q) / _Q_SMALL
-        return ((1 - share) * limit[0] + share * edge[0], (1 - share) * limit[1] + share * edge[1],
-                (1 - share) * limit[2] + share * edge[2])
+        return tuple(_blend(q, a, b) for a, b in zip(limit, edge))
     ll, grad, hess = _location_scale_derivatives(
         lambda w, kind: _phi_gengamma(w, q, kind), mu, log_sigma, sample
     )

@@ -8,7 +8,6 @@ the template.
 from __future__ import annotations
 
 import base64
-import io
 import math
 from pathlib import Path
 
