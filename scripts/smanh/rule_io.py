@@ -52,36 +52,71 @@ def _profiled(work: Callable[[], None], folder: Path, log_path: Path) -> None:
     profile.dump_stats(folder / f"{name}.prof")
 
 
-# Count columns of the contract's tables: written as whole numbers even where a missing
-# value made the column float, so that every part of a gathered table (smanh.gather)
-# writes them alike.
-COUNT_COLUMNS = frozenset({"n", "k", "events", "at_risk", "total", "df", "strata"})
-
-
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Exact numbers (counts as whole numbers), empty fields for missing values (never
-    'nan' or 'inf')."""
-    import numpy as np
+    """Exact numbers, each in its shortest form that reads back to the same double (whole
+    numbers without a decimal point, so counts read as counts: ``12``, ``0.5``, ``1e-07``
+    is ``1e-7``); empty fields for missing values (never 'nan' or 'inf'); text quoted only
+    where it must be (comma, quote or line break), as the csv module does.
+
+    Formatted column by column by pyarrow: at registry scale the curve tables have millions
+    of numbers, and pandas' ``to_csv`` spent seconds on them (benchmarks/README.md)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame = frame.replace([math.inf, -math.inf], math.nan)
-    for column in frame.columns:
-        values = frame[column]
-        if (
-            (column in COUNT_COLUMNS or str(column).startswith("n_"))
-            and values.dtype.kind == "f"
-            and np.all(np.mod(values.dropna(), 1) == 0)
-        ):
-            frame[column] = values.astype("Int64")
-    frame.to_csv(path, index=False, na_rep="", lineterminator="\n")
+    lines = [",".join(_quoted_text(str(column)) for column in frame.columns).encode() + b"\n"]
+    if len(frame):
+        fields = [_csv_field(frame[column]) for column in frame.columns]
+        rows = pc.binary_join_element_wise(
+            *fields, ",", null_handling="replace", null_replacement=""
+        )
+        rows = pc.binary_join_element_wise(rows, "", "\n").cast(pa.large_string())
+        offsets = memoryview(rows.buffers()[1]).cast("q")  # int64 row offsets into the data
+        lines.append(rows.buffers()[2][offsets[rows.offset] : offsets[rows.offset + len(rows)]])
+    with open(path, "wb") as handle:
+        handle.writelines(lines)
+
+
+def _csv_field(values: pd.Series):
+    """One column as a pyarrow string array, null where the field is empty."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
+        return pa.array(np.where(values.to_numpy(dtype=bool), "True", "False"))
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        numbers = pa.array(values, from_pandas=True)  # NaN and pd.NA as null
+        if pa.types.is_floating(numbers.type):
+            numbers = pc.if_else(pc.is_finite(numbers), numbers, None)  # no 'inf' in a table
+        return pc.cast(numbers, pa.string())
+    try:  # text columns: converted by pyarrow directly
+        text = pa.array(values.astype(object), from_pandas=True, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # other objects (True, 2.5, ...) as str() gives them
+        missing = values.isna().to_numpy()
+        text = pa.array([None if m else str(v) for v, m in zip(values, missing)], pa.string())
+    must_quote = pc.match_substring_regex(text, '[",\r\n]')
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(must_quote, quoted, text)
+
+
+def _quoted_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in '",\r\n') else text
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
     """A table written by ``write_csv``: empty fields are missing, nothing else is; numbers
-    exactly as written (pandas' default parser can be off in the last bit)."""
+    exactly as written (pandas' default parser can be off in the last bit). Parsed by
+    pyarrow (exact, and several times faster than the C parser's exact mode); missing text
+    as NaN, as the C parser gives it (tests/test_rule_io.py)."""
+    import numpy as np
     import pandas as pd
 
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], float_precision="round_trip")
+    frame = pd.read_csv(path, engine="pyarrow", keep_default_na=False, na_values=[""])
+    for column in frame.columns[frame.dtypes == object]:
+        frame[column] = frame[column].where(frame[column].notna(), np.nan)
+    return frame
 
 
 def write_json(data, path: str | Path) -> None:
