@@ -4,11 +4,12 @@ still be exactly what matplotlib's savefig writes, the screen copy a smaller ima
 import numpy as np
 from PIL import Image
 
-from smanh.figures import PNG_METADATA, SCREEN_PIXELS, plt, save_figure
+from smanh.figures import PNG_METADATA, SCREEN_PIXELS, new_figure, save_figure
 
 
 def _figure(width: float, height: float):
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig = new_figure(figsize=(width, height))
+    ax = fig.subplots()
     ax.step([0, 1, 2, 3], [1.0, 0.8, 0.5, 0.4], where="post", label="all")
     ax.fill_between([0, 1, 2, 3], [0.9, 0.7, 0.4, 0.3], [1.0, 0.9, 0.6, 0.5], step="post", alpha=0.2)
     ax.text(1.5, 0.9, "n = 42")
@@ -20,7 +21,6 @@ def _figure(width: float, height: float):
 def test_png_is_byte_identical_to_savefig_at_300_dpi(tmp_path):
     reference = _figure(7, 4.5)
     reference.savefig(tmp_path / "reference.png", dpi=300, metadata=PNG_METADATA)
-    plt.close(reference)
     save_figure(_figure(7, 4.5), str(tmp_path / "figure.png"))
     assert (tmp_path / "figure.png").read_bytes() == (tmp_path / "reference.png").read_bytes()
 

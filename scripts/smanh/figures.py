@@ -10,7 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no screen
 
 import matplotlib.image  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from smanh.figure_theme import despine, set_theme  # noqa: E402
@@ -63,7 +64,7 @@ def km_figure(
     published: pd.DataFrame | None = None,
     min_cell_count: int = 5,
     conf_level: float = 0.95,
-) -> plt.Figure:
+) -> Figure:
     """Kaplan–Meier curves with shaded confidence bands, one panel per stratification,
     each with its number-at-risk table underneath (small counts shown as ``<N``).
 
@@ -78,7 +79,7 @@ def km_figure(
     n_rows = max(
         (curves.loc[curves["stratify_by"] == by, "stratum"].nunique() for by, _ in panels), default=1
     )
-    fig = plt.figure(figsize=(4.3 * len(panels), 3.4 + 0.16 * n_rows))
+    fig = new_figure(figsize=(4.3 * len(panels), 3.4 + 0.16 * n_rows))
     grid = fig.add_gridspec(2, len(panels), height_ratios=[3.4, 0.16 * n_rows + 0.35], hspace=0.45)
     for column, (by, unit) in enumerate(panels):
         ax = fig.add_subplot(grid[0, column])
@@ -154,11 +155,19 @@ def _spaced(ages: list[float], low: float, high: float, gap: float = 0.07) -> li
     return kept
 
 
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure drawn by Agg, outside pyplot: no global figure registry to close, and
+    pyplot's import is spared (every figure job pays for its imports)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 # The report embeds each figure at most this many pixels wide or high.
 SCREEN_PIXELS = 2000
 
 
-def save_figure(fig: plt.Figure, png: str, svg: str | None = None, screen: str | None = None) -> None:
+def save_figure(fig: Figure, png: str, svg: str | None = None, screen: str | None = None) -> None:
     """PNG at 300 dpi, SVG, and (``screen``) the report's copy: at most
     :data:`SCREEN_PIXELS` wide or high, 256 colours (line figures need no more; it keeps
     the report a few MB). Made here, in the parallel figure jobs, not by the report at the
@@ -170,15 +179,12 @@ def save_figure(fig: plt.Figure, png: str, svg: str | None = None, screen: str |
     if screen:
         _save_screen(image, fig.get_size_inches(), screen)
     if svg:
-        plt.rcParams["svg.hashsalt"] = "smanh"  # stable element ids across runs
+        matplotlib.rcParams["svg.hashsalt"] = "smanh"  # stable element ids across runs
         fig.savefig(svg, metadata=SVG_METADATA)
-    plt.close(fig)
 
 
-def _raster(fig: plt.Figure, dpi: float) -> np.ndarray:
+def _raster(fig: Figure, dpi: float) -> np.ndarray:
     """The figure drawn by Agg at ``dpi``: height x width x RGBA, as savefig draws it."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     original = fig.dpi
     canvas = FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
@@ -196,7 +202,9 @@ def _save_screen(image: np.ndarray, size_inches: np.ndarray, path: str) -> None:
     height, width = image.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    screen = Image.fromarray(image, "RGBA").convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    # Box filter: each screen pixel the mean of the pixels it covers (the right filter for
+    # scaling down, and a third of Lanczos' cost on a 300-dpi raster).
+    screen = Image.fromarray(image, "RGBA").convert("RGB").resize(size, Image.Resampling.BOX)
     screen.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, "PNG")
 
 
@@ -214,20 +222,21 @@ PARAMETRIC_STYLES = {
 
 def parametric_figure(
     km_curves: pd.DataFrame, parametric_curves: pd.DataFrame, parametric: pd.DataFrame, endpoint: str
-) -> plt.Figure:
+) -> Figure:
     """One panel per fitted stratum: the Kaplan–Meier step curve (black) and every fitted
     distribution extrapolated to the end of its grid; the legend marks the best AIC."""
     set_theme()
     panels = list(dict.fromkeys(zip(parametric_curves["stratify_by"], parametric_curves["stratum"])))
     if not panels:
-        fig, ax = plt.subplots(figsize=(4.2, 3.6))
+        fig = new_figure(figsize=(4.2, 3.6))
+        ax = fig.subplots()
         ax.text(0.5, 0.5, "no parametric fit (too few events)", ha="center", va="center")
         ax.set_axis_off()
         return fig
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.3 * rows), squeeze=False,
-                             sharey=True)
+    fig = new_figure(figsize=(4.0 * columns, 3.3 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     for ax, (by, stratum) in zip(axes.flat, panels):
         km = km_curves[(km_curves["stratify_by"] == by) & (km_curves["stratum"] == stratum)]
         if len(km):
@@ -258,13 +267,14 @@ def parametric_figure(
     return fig
 
 
-def forest_figure(cox: pd.DataFrame) -> plt.Figure:
+def forest_figure(cox: pd.DataFrame) -> Figure:
     """Hazard ratios with 95% CIs on a log axis, grouped by endpoint and model; terms whose
     proportional-hazards check failed are drawn hollow."""
     set_theme()
     rows = cox[np.isfinite(cox["hr"]) & np.isfinite(cox["hr_lo"]) & np.isfinite(cox["hr_hi"])]
     rows = rows.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.22 * max(len(rows), 1)))
+    fig = new_figure(figsize=(6.5, 0.9 + 0.22 * max(len(rows), 1)))
+    ax = fig.subplots()
     if rows.empty:
         ax.text(0.5, 0.5, "no Cox model could be fitted", ha="center", va="center")
         ax.set_axis_off()

@@ -4,12 +4,12 @@ and histograms of the 12-month change. Stratum colours as everywhere
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import numpy as np
 import pandas as pd
 
 from smanh.figure_theme import despine, set_theme
-from smanh.figures import STRATIFICATION_TITLES, stratum_colour
+from smanh.figures import STRATIFICATION_TITLES, new_figure, stratum_colour
 from smanh.progression import strata_of
 
 SCALE_LABELS = {
@@ -48,13 +48,12 @@ def spaghetti_figure(
     max_patients: int = 200,
     seed: int = 2016,
     birth_eras=None,
-) -> plt.Figure:
+) -> Figure:
     """One panel per stratification: grey per-patient lines (random subset), and the
     predicted mean trajectory with its confidence band per modelled stratum."""
     set_theme()
-    fig, axes = plt.subplots(
-        1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.8), squeeze=False, sharey=True
-    )
+    fig = new_figure(figsize=(4.6 * len(stratify_by), 3.8))
+    axes = fig.subplots(1, len(stratify_by), squeeze=False, sharey=True)
     # Infant scales are read in months, the others in years.
     unit, per_year = ("months", 12.0) if scale in INFANT_SCALES else ("years", 1.0)
     shown = spaghetti_sample(assessments["patient_id"], max_patients, seed)
@@ -94,13 +93,12 @@ def change_histogram(
     stratify_by: list[str],
     threshold: float = 2.0,
     birth_eras=None,
-) -> plt.Figure:
+) -> Figure:
     """One panel per stratification: step histograms of the 12-month change of every
     stratum with estimates in ``change_12m.csv``; dashed lines at ± threshold."""
     set_theme()
-    fig, axes = plt.subplots(
-        1, len(stratify_by), figsize=(4.6 * len(stratify_by), 3.4), squeeze=False
-    )
+    fig = new_figure(figsize=(4.6 * len(stratify_by), 3.4))
+    axes = fig.subplots(1, len(stratify_by), squeeze=False)
     for ax, by in zip(axes[0], stratify_by):
         estimated = change[(change["stratify_by"] == by) & change["mean"].notna()]
         if pairs.empty or estimated.empty:

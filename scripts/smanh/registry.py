@@ -42,7 +42,6 @@ from smanh.readers import (
     read_xlsx,
     sha256,
 )
-from smanh.schema import schema_findings
 from smanh.validation import Finding, Problem, RegistryValidationError
 
 __all__ = ["RegistryExport", "SourceFile", "read_registry", "parse_dates", "ON_INVALID"]
@@ -188,6 +187,8 @@ def build_export(
     on_invalid: str = "error",
 ) -> RegistryExport:
     """Type and validate raw tables; raise or exclude per ``on_invalid``."""
+    from smanh.schema import schema_findings  # pandera: a 0.15 s import, needed only here
+
     problems = list(file_problems)
     raw = {name: raw_tables.get(name) or empty_table(name) for name in TABLES}
     typed: dict[str, pd.DataFrame] = {}
