@@ -211,8 +211,16 @@ def analysis_dataset(
     patients = export.patients.set_index("patient_id")
     events = first_event_dates(export)
     treatment = first_treatment_dates(export).reindex(patients.index)
+    # The patient's own columns, the same in every endpoint's rows: worked out once.
+    descriptors = {
+        "sma_type_group": sma_type_group(patients["sma_type"]).to_numpy(),
+        "smn2_group": smn2_group(patients["smn2_copies"]).to_numpy(),
+        "sex": patients["sex"].replace("", "unknown").fillna("unknown").to_numpy(),
+        "site": _text_or_unknown(patients, "site"),
+        "birth_year": patients["birth_date"].dt.year.to_numpy(),
+    }
     frames = [
-        _one_endpoint(endpoint(name), patients, events, treatment, censor_at_treatment)
+        _one_endpoint(endpoint(name), patients, descriptors, events, treatment, censor_at_treatment)
         for name in endpoint_names
     ]
     return pd.concat(frames, ignore_index=True)[ANALYSIS_COLUMNS]
@@ -221,6 +229,7 @@ def analysis_dataset(
 def _one_endpoint(
     spec: Endpoint,
     patients: pd.DataFrame,
+    descriptors: dict[str, np.ndarray],
     events: pd.DataFrame,
     treatment: pd.Series,
     censor_at_treatment: bool,
@@ -252,7 +261,6 @@ def _one_endpoint(
         "last_contact",
     )
     exit_reason = pd.Series(exit_reason, index=patients.index)
-    birth = patients["birth_date"]
     origin = patients[TIME_ORIGINS[spec.time_origin]]
     entry_age = age_years(patients["enrolment_date"], origin)
     if spec.time_origin != "birth":  # enrolled before onset/diagnosis: at risk from it
@@ -276,11 +284,7 @@ def _one_endpoint(
         {
             "patient_id": patients.index,
             "endpoint": spec.name,
-            "sma_type_group": sma_type_group(patients["sma_type"]).to_numpy(),
-            "smn2_group": smn2_group(patients["smn2_copies"]).to_numpy(),
-            "sex": patients["sex"].replace("", "unknown").fillna("unknown").to_numpy(),
-            "site": _text_or_unknown(patients, "site"),
-            "birth_year": birth.dt.year.to_numpy(),
+            **descriptors,
             "entry_age": entry_age.to_numpy(),
             "exit_age": exit_age.to_numpy(),
             "event": has_event.astype(int).to_numpy(),
