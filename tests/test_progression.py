@@ -76,6 +76,30 @@ def test_natural_history_assessments_by_hand(tmp_path):
     assert data["sma_type_group"].tolist() == ["2", "2", "2"]
 
 
+def test_natural_history_assessments_equal_a_plain_pandas_join():
+    """The position-based lookup equals the obvious joins (and sort) on the sample registry,
+    where patients are not in id order and many are treated; the export is shuffled so
+    that neither table arrives sorted."""
+    from smanh.endpoints import DAYS_PER_YEAR
+    from smanh.progression import patient_covariates
+
+    reg = read_registry(SAMPLE)
+    patients = reg.patients.sample(frac=1.0, random_state=1)
+    assessments = reg.assessments.sample(frac=1.0, random_state=2)
+    for scale in ("HFMSE", None):
+        got = natural_history_assessments(patients, reg.treatments, assessments, scale)
+        rows = assessments if scale is None else assessments[assessments["scale"] == scale]
+        covariates = patient_covariates(patients)
+        start = rows["patient_id"].map(reg.treatments.groupby("patient_id")["start_date"].min())
+        rows = rows[(start.isna() | (rows["date"] < start)).to_numpy()]
+        expected = rows[["patient_id", "scale", "date", "score"]].join(covariates, on="patient_id")
+        expected["age"] = (expected["date"] - expected["birth_date"]).dt.days / DAYS_PER_YEAR
+        expected["score"] = expected["score"].astype(float)
+        expected = expected.sort_values(["patient_id", "date"], kind="mergesort").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected[got.columns], check_exact=True)
+        assert len(got) > 1000
+
+
 def test_floor_and_ceiling_counts_by_hand():
     data = pd.DataFrame({
         "patient_id": ["A", "A", "B", "B", "C"], "age": [1, 2, 1, 2, 3.0],

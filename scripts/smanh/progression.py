@@ -207,16 +207,25 @@ def natural_history_assessments(
     ...                                  export.assessments, "HFMSE")  # doctest: +SKIP
     """
     rows = assessments if scale is None else assessments[assessments["scale"] == scale]
-    covariates = patient_covariates(patients, birth_eras)
-    first_treatment = treatments.groupby("patient_id")["start_date"].min()
-    rows = rows[rows["patient_id"].isin(covariates.index)]
-    start = rows["patient_id"].map(first_treatment)
-    before = start.isna() | (rows["date"] < start)
-    rows = rows[before.to_numpy()]
-    joined = rows[["patient_id", "scale", "date", "score"]].join(covariates, on="patient_id")
+    # Every row's patient looked up once, as its position among the patients sorted by
+    # id: the filters, the join and the sort by patient all use it (at registry scale,
+    # three hash joins on the id text cost more than the models).
+    covariates = patient_covariates(patients, birth_eras).sort_index()
+    position = covariates.index.get_indexer(rows["patient_id"])
+    start = treatments.groupby("patient_id")["start_date"].min().reindex(covariates.index).to_numpy()
+    keep = position >= 0
+    start = start[position[keep]]
+    keep[keep] = np.isnat(start) | (rows["date"].to_numpy()[keep] < start)
+    rows, position = rows[keep], position[keep]
+    order = np.lexsort((rows["date"].to_numpy(), position))  # by patient, then date; stable
+    rows, position = rows.iloc[order], position[order]
+    joined = pd.DataFrame({
+        "patient_id": rows["patient_id"].to_numpy(), "scale": rows["scale"].to_numpy(),
+        "date": rows["date"].to_numpy(), "score": rows["score"].to_numpy(dtype=float),
+    })
+    for column in covariates.columns:
+        joined[column] = covariates[column].to_numpy()[position]
     joined["age"] = (joined["date"] - joined["birth_date"]).dt.days / DAYS_PER_YEAR
-    joined["score"] = joined["score"].astype(float)
-    joined = joined.sort_values(["patient_id", "date"], kind="mergesort").reset_index(drop=True)
     return joined[ASSESSMENT_COLUMNS + ["birth_era"]]
 
 
@@ -233,25 +242,32 @@ def strata_of(data: pd.DataFrame, stratify_by: str, birth_eras=None) -> tuple[pd
 def floor_ceiling(data: pd.DataFrame, scale: str, stratifications, birth_eras=None) -> pd.DataFrame:
     """Assessments (and patients ever) at the scale's floor and ceiling, per stratum."""
     low, high = SCALE_RANGES[scale]
+    patient = pd.factorize(data["patient_id"])[0]  # distinct patients counted by code
+
+    def patients(rows: np.ndarray) -> int:
+        return int(np.count_nonzero(np.bincount(patient[rows])))
+
+    score = data["score"].to_numpy()
+    at_floor = score <= low
+    at_ceiling = score >= high if high is not None else None
     rows = []
     for stratify_by in stratifications:
         labels, order = strata_of(data, stratify_by, birth_eras)
+        labels = labels.to_numpy()
         for stratum in [s for s in order if s in set(labels)]:
-            part = data[(labels == stratum).to_numpy()]
-            at_floor = part["score"] <= low
-            at_ceiling = part["score"] >= high if high is not None else None
-            n = len(part)
+            part = labels == stratum
+            n = int(part.sum())
             rows.append({
                 "scale": scale, "stratify_by": stratify_by, "stratum": stratum,
-                "n_patients": part["patient_id"].nunique(), "n_assessments": n,
+                "n_patients": patients(part), "n_assessments": n,
                 "floor": low, "ceiling": high,
-                "n_at_floor": int(at_floor.sum()),
-                "n_at_ceiling": int(at_ceiling.sum()) if high is not None else np.nan,
-                "share_at_floor": at_floor.mean() if n else np.nan,
-                "share_at_ceiling": at_ceiling.mean() if high is not None and n else np.nan,
-                "n_patients_ever_at_floor": part.loc[at_floor, "patient_id"].nunique(),
+                "n_at_floor": int(at_floor[part].sum()),
+                "n_at_ceiling": int(at_ceiling[part].sum()) if high is not None else np.nan,
+                "share_at_floor": at_floor[part].mean() if n else np.nan,
+                "share_at_ceiling": at_ceiling[part].mean() if high is not None and n else np.nan,
+                "n_patients_ever_at_floor": patients(part & at_floor),
                 "n_patients_ever_at_ceiling": (
-                    part.loc[at_ceiling, "patient_id"].nunique() if high is not None else np.nan
+                    patients(part & at_ceiling) if high is not None else np.nan
                 ),
             })
     table = pd.DataFrame(rows, columns=FLOOR_CEILING_COLUMNS)
