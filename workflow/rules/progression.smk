@@ -32,6 +32,7 @@ rule progression_scale:
         "logs/progression_scale/{scale}.log",
     benchmark:
         "logs/benchmarks/progression_scale/{scale}.tsv"
+    priority: 1  # before the cheap survival summaries: the report waits for the last scale
     conda:
         "../../environment.yml"
     params:
