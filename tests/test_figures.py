@@ -4,7 +4,7 @@ still be exactly what matplotlib's savefig writes, the screen copy a smaller ima
 import numpy as np
 from PIL import Image
 
-from smanh.figures import PNG_METADATA, SCREEN_PIXELS, new_figure, save_figure
+from smanh.figures import PNG_COMPRESSION, PNG_METADATA, SCREEN_PIXELS, new_figure, save_figure
 
 
 def _figure(width: float, height: float):
@@ -20,7 +20,8 @@ def _figure(width: float, height: float):
 
 def test_png_is_byte_identical_to_savefig_at_300_dpi(tmp_path):
     reference = _figure(7, 4.5)
-    reference.savefig(tmp_path / "reference.png", dpi=300, metadata=PNG_METADATA)
+    reference.savefig(tmp_path / "reference.png", dpi=300, metadata=PNG_METADATA,
+                      pil_kwargs=PNG_COMPRESSION)
     save_figure(_figure(7, 4.5), str(tmp_path / "figure.png"))
     assert (tmp_path / "figure.png").read_bytes() == (tmp_path / "reference.png").read_bytes()
 

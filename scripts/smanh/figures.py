@@ -29,6 +29,8 @@ STRATUM_COLOURS = {
 STRATIFICATION_TITLES = {"all": "All patients", "sma_type": "By SMA type", "smn2_copies": "By SMN2 copies"}
 # Deterministic files: no timestamps or software versions in PNG/SVG metadata.
 PNG_METADATA = {"Software": None}
+# zlib level 3, not 6: a quarter less time for a quarter larger 300-dpi files.
+PNG_COMPRESSION = {"compress_level": 3}
 SVG_METADATA = {"Date": None, "Creator": None}
 
 
@@ -175,7 +177,9 @@ def save_figure(fig: Figure, png: str, svg: str | None = None, screen: str | Non
     most of a figure's cost)."""
     image = _raster(fig, dpi=300)
     # What savefig(png, dpi=300) writes, byte for byte (tests/test_figures.py).
-    matplotlib.image.imsave(png, image, format="png", dpi=300, metadata=PNG_METADATA)
+    matplotlib.image.imsave(
+        png, image, format="png", dpi=300, metadata=PNG_METADATA, pil_kwargs=PNG_COMPRESSION
+    )
     if screen:
         _save_screen(image, fig.get_size_inches(), screen)
     if svg:

@@ -107,7 +107,10 @@ def _csv_field(values: pd.Series):
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # other objects (True, 2.5, ...) as str() gives them
         missing = values.isna().to_numpy()
         text = pa.array([None if m else str(v) for v, m in zip(values, missing)], pa.string())
-    must_quote = pc.match_substring_regex(text, '[",\r\n]')
+    special = '[",\r\n]'
+    if not pc.any(pc.match_substring_regex(text.unique(), special)).as_py():
+        return text  # the common case, told from the distinct values alone
+    must_quote = pc.match_substring_regex(text, special)
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
     return pc.if_else(must_quote, quoted, text)
 
