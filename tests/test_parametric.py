@@ -147,3 +147,28 @@ def test_upper_gamma_q_against_mpmath():
     u = np.concatenate([ref["u"].to_numpy(), [0.0, np.inf, np.nan]])
     np.testing.assert_allclose(upper_gamma_q(a, u)[:-1], special.gammaincc(a, u[:-1]), rtol=1e-14)
     assert np.isnan(upper_gamma_q(a, u)[-1])
+
+
+def test_median_is_the_root_of_model_survival():
+    """The closed-form medians (standardised median per family, the incomplete gamma's
+    inverse for the generalized gamma) against a root search on the fitted survival."""
+    from scipy import optimize
+
+    from smanh.parametric import ParametricFit, _log_surv
+
+    thetas = {
+        "weibull": [(0.5, -0.3)], "lognormal": [(1.2, 0.4)], "loglogistic": [(-0.7, -1.1)],
+        "gengamma": [(1.0, -0.2, 1.7), (1.0, -0.2, 0.4), (0.3, 0.5, -2.5), (2.0, -1.0, 5e-4),
+                     (2.0, -1.0, -5e-4), (0.1, 0.1, 12.0)],
+    }
+    for dist, cases in thetas.items():
+        for theta in cases:
+            names = ["mu", "log_sigma", "Q"][: len(theta)]
+            fit = ParametricFit(dist, dict(zip(names, theta)), np.eye(len(theta)), 0.0, 10, 5)
+            root = optimize.brentq(
+                lambda log_t: _log_surv(dist, np.array(theta), np.exp([log_t]))[0] + np.log(2), -20, 20,
+                xtol=1e-14)
+            assert fit.median() == pytest.approx(np.exp(root), rel=1e-10), (dist, theta)
+            assert np.exp(_log_surv(dist, np.array(theta), np.array([fit.median()]))[0]) == pytest.approx(0.5, rel=1e-10)
+    far = ParametricFit("weibull", {"mu": 25.0, "log_sigma": 0.0}, np.eye(2), 0.0, 10, 5)
+    assert np.isnan(far.median())

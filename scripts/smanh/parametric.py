@@ -110,7 +110,7 @@ def _log_surv(dist: str, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
     a = q**-2
     u = a * np.exp(q * w)
     with np.errstate(divide="ignore"):
-        return np.log(special.gammaincc(a, u) if q > 0 else special.gammainc(a, u))
+        return np.log(upper_gamma_q(a, u) if q > 0 else special.gammainc(a, u))
 
 
 def _log_dens(dist: str, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -401,6 +401,29 @@ class ParametricFit:
     @property
     def bic(self) -> float:
         return -2 * self.loglik + np.log(self.n) * self.n_params
+
+    def median(self) -> float:
+        """Age at which model survival is 0.5: ``exp(mu + sigma w)`` with ``w`` the median
+        of the standardised distribution (log log 2 for the Weibull, 0 for the symmetric
+        log-normal and log-logistic, ``log(u / a) / Q`` with ``u`` the incomplete gamma
+        function's inverse at 0.5 for the generalized gamma; near ``Q = 0``, where the
+        likelihood is interpolated, the root of that same survival function). NaN beyond
+        e^20 years either way."""
+        mu, log_sigma = self.theta[:2]
+        if self.dist == "gengamma" and abs(self.theta[2]) < _Q_SMALL:
+            from scipy import optimize  # a slow import, needed only here
+
+            f = lambda log_t: _log_surv(self.dist, self.theta, np.exp([log_t]))[0] + np.log(2.0)  # noqa: E731
+            log_t = optimize.brentq(f, -20.0, 20.0, xtol=1e-12) if f(-20.0) > 0 > f(20.0) else np.nan
+        else:
+            w = {"weibull": np.log(np.log(2.0)), "lognormal": 0.0, "loglogistic": 0.0}.get(self.dist)
+            if w is None:
+                q = self.theta[2]
+                a = q**-2
+                u = special.gammainccinv(a, 0.5) if q > 0 else special.gammaincinv(a, 0.5)
+                w = np.log(u / a) / q
+            log_t = mu + np.exp(log_sigma) * w
+        return float(np.exp(log_t)) if abs(log_t) < 20.0 else float("nan")
 
     def survival(self, ages, conf_level: float = 0.95) -> pd.DataFrame:
         """Model survival from age 0 at ``ages`` (any ages: extrapolation is allowed).

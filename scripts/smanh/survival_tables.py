@@ -32,7 +32,7 @@ from smanh.cox import cox_zph, fit_cox
 from smanh.cuminc import aalen_johansen
 from smanh.errors import ModelError
 from smanh.km_tables import analysed, modelled_strata
-from smanh.parametric import _log_surv, aic_table, fit_parametric
+from smanh.parametric import aic_table, fit_parametric
 from smanh.rmst import rmst, rmst_difference
 from smanh.strata import DEFAULT_BIRTH_ERAS, birth_era
 
@@ -252,17 +252,6 @@ def rmst_table(
 
 
 # --------------------------------------------------------------------------- parametric
-def model_median(fit) -> float:
-    """Age at which the fitted model's survival is 0.5 (from the time origin)."""
-    from scipy import optimize  # only here: a slow import the other tables do not need
-
-    f = lambda log_t: _log_surv(fit.dist, fit.theta, np.array([np.exp(log_t)]))[0] - np.log(0.5)  # noqa: E731
-    lo, hi = -20.0, 20.0
-    if not (f(lo) > 0 > f(hi)):
-        return float("nan")
-    return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-12)))
-
-
 def parametric_tables(
     dataset: pd.DataFrame,
     stratify_by: list[str],
@@ -304,7 +293,7 @@ def parametric_tables(
                             "k": fit.n_params, "loglik": fit.loglik, "aic": fit.aic, "bic": fit.bic,
                             "delta_aic": float(table.loc[fit.dist, "delta_aic"]),
                             "mu": fit.params["mu"], "log_sigma": fit.params["log_sigma"],
-                            "Q": fit.params.get("Q", np.nan), "median_years": model_median(fit),
+                            "Q": fit.params.get("Q", np.nan), "median_years": fit.median(),
                             "note": "",
                         })
                         with np.errstate(all="ignore"):
