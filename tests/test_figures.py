@@ -43,3 +43,28 @@ def test_small_figure_keeps_300_dpi_on_screen(tmp_path):
     save_figure(_figure(3, 2), str(tmp_path / "f.png"), screen=str(tmp_path / "s.png"))
     with Image.open(tmp_path / "f.png") as full, Image.open(tmp_path / "s.png") as screen:
         assert full.size == screen.size == (900, 600)
+
+
+def test_screen_copy_keeps_light_greys_neutral(tmp_path):
+    """The confidence bands are light tints: the palette must not shift their hue."""
+    from smanh.figures import OKABE_ITO
+
+    fig = new_figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    ax.fill_between([0, 4], [0.05, 0.05], [0.95, 0.95], color="#000000", alpha=0.15, lw=0)
+    rng = np.random.default_rng(3)
+    for i, colour in enumerate(OKABE_ITO):  # overlapping tinted bands and curves, as a KM panel
+        x = np.sort(rng.uniform(3, 20, 40))
+        y = np.sort(rng.uniform(0, 1, 40))[::-1]
+        ax.fill_between(x, y * 0.8, np.minimum(y * 1.2, 1), step="post", color=colour, alpha=0.15, lw=0)
+        ax.step(x, y, where="post", color=colour, lw=1.4, label=f"stratum {i}")
+    ax.legend()
+    save_figure(fig, str(tmp_path / "f.png"), screen=str(tmp_path / "s.png"))
+    with Image.open(tmp_path / "f.png") as full, Image.open(tmp_path / "s.png") as screen:
+        reference = np.asarray(full.convert("RGB").resize(screen.size, Image.Resampling.BOX), dtype=int)
+        got = np.asarray(screen.convert("RGB"), dtype=int)
+    assert np.abs(got - reference).max(axis=2).mean() < 1.0
+    light_grey = ((reference[..., 0] == reference[..., 1]) & (reference[..., 1] == reference[..., 2])
+                  & (reference[..., 0] > 200) & (reference[..., 0] < 250))  # the grey band
+    spread = got[light_grey].max(axis=1) - got[light_grey].min(axis=1)  # 0 for a neutral grey
+    assert light_grey.sum() > 10_000 and np.percentile(spread, 99) <= 2
