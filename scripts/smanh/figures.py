@@ -74,25 +74,24 @@ def km_figure(
     points (``data/reference``) are overlaid as diamonds in their stratum's colour.
     """
     set_theme()
-    panels = [(by, "years") for by in dict.fromkeys(curves["stratify_by"])]
-    infant = curves[(curves["stratify_by"] == "sma_type") & curves["stratum"].isin(INFANT_TYPES)]
-    if len(infant):
+    # Each curve split off once, in table order (iterated: list() would build pandas' .groups).
+    by_curve = {key: rows for key, rows in curves.groupby(["stratify_by", "stratum"], sort=False)}
+    strata_in = {}
+    for by, stratum in by_curve:
+        strata_in.setdefault(by, []).append(stratum)
+    panels = [(by, "years") for by in strata_in]
+    if any(s in INFANT_TYPES for s in strata_in.get("sma_type", [])):
         panels.append(("sma_type", "months"))
-    n_rows = max(
-        (curves.loc[curves["stratify_by"] == by, "stratum"].nunique() for by, _ in panels), default=1
-    )
+    n_rows = max((len(strata_in[by]) for by, _ in panels), default=1)
     fig = new_figure(figsize=(4.3 * len(panels), 3.4 + 0.16 * n_rows))
     grid = fig.add_gridspec(2, len(panels), height_ratios=[3.4, 0.16 * n_rows + 0.35], hspace=0.45)
     for column, (by, unit) in enumerate(panels):
         ax = fig.add_subplot(grid[0, column])
         table_ax = fig.add_subplot(grid[1, column], sharex=ax)
-        panel = curves[curves["stratify_by"] == by]
-        if unit == "months":
-            panel = panel[panel["stratum"].isin(INFANT_TYPES)]
+        strata = [s for s in strata_in[by] if unit != "months" or s in INFANT_TYPES]
         scale = 12.0 if unit == "months" else 1.0
-        strata = list(dict.fromkeys(panel["stratum"]))
         for stratum in strata:
-            rows = step_curve(panel[panel["stratum"] == stratum])
+            rows = step_curve(by_curve[(by, stratum)])
             colour = stratum_colour(by, stratum)
             label = stratum if by == "all" else f"{_short(by)} {stratum}"
             ax.step(rows["time_years"] * scale, rows["survival"], where="post", color=colour, label=label, lw=1.4)
@@ -247,9 +246,12 @@ def parametric_figure(
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     fig = new_figure(figsize=(4.0 * columns, 3.3 * rows + 0.4))
-    km_by_panel = dict(list(km_curves.groupby(["stratify_by", "stratum"], sort=False)))
-    fits_by_panel = dict(list(parametric.groupby(["stratify_by", "stratum"], sort=False)))
-    curves_by_panel = dict(list(parametric_curves.groupby(["stratify_by", "stratum", "dist"], sort=False)))
+    # Each table split once (iterated: list() would first build pandas' costly .groups).
+    km_by_panel = {key: rows for key, rows in km_curves.groupby(["stratify_by", "stratum"], sort=False)}
+    fits_by_panel = {key: rows for key, rows in parametric.groupby(["stratify_by", "stratum"], sort=False)}
+    curves_by_panel = {
+        key: rows for key, rows in parametric_curves.groupby(["stratify_by", "stratum", "dist"], sort=False)
+    }
     axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     legend: dict[str, object] = {}  # label -> line, in drawing order
     for ax, (by, stratum) in zip(axes.flat, panels):
