@@ -247,10 +247,10 @@ def parametric_figure(
     rows = -(-len(panels) // columns)
     fig = new_figure(figsize=(4.0 * columns, 3.3 * rows + 0.4))
     # Each table split once (iterated: list() would first build pandas' costly .groups).
-    km_by_panel = {key: rows for key, rows in km_curves.groupby(["stratify_by", "stratum"], sort=False)}
-    fits_by_panel = {key: rows for key, rows in parametric.groupby(["stratify_by", "stratum"], sort=False)}
+    km_by_panel = {key: part for key, part in km_curves.groupby(["stratify_by", "stratum"], sort=False)}
+    fits_by_panel = {key: part for key, part in parametric.groupby(["stratify_by", "stratum"], sort=False)}
     curves_by_panel = {
-        key: rows for key, rows in parametric_curves.groupby(["stratify_by", "stratum", "dist"], sort=False)
+        key: part for key, part in parametric_curves.groupby(["stratify_by", "stratum", "dist"], sort=False)
     }
     axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     legend: dict[str, object] = {}  # label -> line, in drawing order
