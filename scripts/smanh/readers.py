@@ -279,14 +279,7 @@ def _read_simple(
     frame_rows = {}
     for position, row in sorted(python_rows.items()):
         index = int(np.searchsorted(records, position))
-        if len(row) > width and not any(row[width:]):
-            row = row[:width]
-        if len(row) != width:
-            findings.append(
-                Finding(name, index, "", str(len(row)), f"row has {len(row)} fields, the header has {width}")
-            )
-            row = (row + [""] * width)[:width]
-        frame_rows[index] = row
+        frame_rows[index] = _fitted_row(name, index, row, width, findings)
     from_arrow = table.select([f"c{i}" for i in keep]).to_pandas(split_blocks=True) if table.num_rows else None
     data_columns = {}
     in_order = len(records) == table.num_rows and not frame_rows
@@ -395,6 +388,19 @@ def _unquoted_piece(buf: np.ndarray, delimiter: str) -> bytes | None:
     return buf[~quote].tobytes()
 
 
+def _fitted_row(name: str, index: int, cells: list[str], width: int, findings: list[Finding]) -> list[str]:
+    """``cells`` cut or padded to the header's width; a finding where a row's width differs
+    (beyond empty trailing cells), as both reading paths report it."""
+    if len(cells) > width and not any(cells[width:]):
+        cells = cells[:width]
+    if len(cells) != width:
+        findings.append(
+            Finding(name, index, "", str(len(cells)), f"row has {len(cells)} fields, the header has {width}")
+        )
+        cells = (cells + [""] * width)[:width]
+    return cells
+
+
 def _header_problems(file: str, header_line: int, header: list[str]) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -421,14 +427,7 @@ def _table_from_records(
     findings: list[Finding] = []
     rows = []
     for position, (_, cells) in enumerate(records):
-        if len(cells) > width and not any(cells[width:]):
-            cells = cells[:width]
-        if len(cells) != width:
-            findings.append(
-                Finding(name, position, "", str(len(cells)), f"row has {len(cells)} fields, the header has {width}")
-            )
-            cells = (cells + [""] * width)[:width]
-        rows.append(cells)
+        rows.append(_fitted_row(name, position, cells, width, findings))
     keep = [i for i, column in enumerate(header) if column]
     columns = [header[i] for i in keep]
     frame = pd.DataFrame([[r[i] for i in keep] for r in rows], columns=columns, dtype=object)
