@@ -22,7 +22,6 @@ from smanh.flow_diagram import strobe_flow_svg
 from smanh.endpoints import EXCLUSION_REASONS, endpoint
 
 COUNT_COLUMNS = ("n", "events", "at_risk")
-# Largest side of a figure as embedded in the HTML; the files keep 300 dpi.
 
 
 def suppress_count(value, min_cell_count: int) -> str:
