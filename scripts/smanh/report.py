@@ -238,9 +238,9 @@ def warnings(tables: dict[str, pd.DataFrame], summary: dict, min_cell_count: int
     cox = tables.get("cox")
     if cox is not None and len(cox):
         violated = cox[cox["ph_violated"].astype(str).isin(["True", "1", "1.0"])]
-        for (endpoint, model), rows in violated.groupby(["endpoint", "model"], sort=False):
+        for (name, model), rows in violated.groupby(["endpoint", "model"], sort=False):
             found.append(
-                f"Cox model {model} for {endpoint.replace('_', ' ')}: proportional hazards rejected "
+                f"Cox model {model} for {name.replace('_', ' ')}: proportional hazards rejected "
                 f"(global test p = {format_number(rows['ph_global_p'].iloc[0], 3)}); its hazard ratios "
                 "are averages over age.")
         failed = cox[cox["hr"].isna() & cox["note"].notna()]
@@ -304,16 +304,16 @@ def survival_context(
     analysis = config["analysis"]
     figures = {Path(f).stem.removeprefix("parametric_"): embed_png(f) for f in parametric_figures}
     context = {}
-    for endpoint in figures or [name for name in _endpoint_names(tables)]:
-        out = {"parametric_figure": figures.get(endpoint)}
-        tests = _rows_of(tables.get("km_tests"), endpoint)
+    for name in figures or list(_endpoint_names(tables)):
+        out = {"parametric_figure": figures.get(name)}
+        tests = _rows_of(tables.get("km_tests"), name)
         out["tests"] = display_table(tests[["stratify_by", "strata", "n", "events", "chisq", "df", "p", "note"]],
                                      min_cell_count, 3) if len(tests) else None
-        sens = _rows_of(tables.get("km_summary_sensitivity"), endpoint)
+        sens = _rows_of(tables.get("km_summary_sensitivity"), name)
         out["sensitivity"] = display_table(
             sens[["stratify_by", "stratum", "n", "events", "median_years", "median_lo", "median_hi"]],
             min_cell_count) if len(sens) else None
-        cox = _rows_of(tables.get("cox"), endpoint)
+        cox = _rows_of(tables.get("cox"), name)
         if len(cox):
             shown = pd.DataFrame({
                 "model": cox["model"], "term": cox["term"].fillna(""),
@@ -330,10 +330,10 @@ def survival_context(
             out["cox"] = shown
         else:
             out["cox"] = None
-        cuminc = _rows_of(tables.get("cuminc"), endpoint)
+        cuminc = _rows_of(tables.get("cuminc"), name)
         out["cuminc"] = (display_table(cuminc_at(cuminc, analysis["landmark_ages"]), min_cell_count, 3)
                          if len(cuminc) else None)
-        rmst = _rows_of(tables.get("rmst"), endpoint)
+        rmst = _rows_of(tables.get("rmst"), name)
         if len(rmst):
             out["rmst"] = pd.DataFrame({
                 "stratify_by": rmst["stratify_by"], "stratum": rmst["stratum"],
@@ -347,12 +347,12 @@ def survival_context(
             })
         else:
             out["rmst"] = None
-        parametric = _rows_of(tables.get("parametric"), endpoint)
+        parametric = _rows_of(tables.get("parametric"), name)
         out["parametric"] = display_table(
             parametric[["stratify_by", "stratum", "dist", "n", "events", "aic", "bic", "delta_aic",
                         "median_years", "note"]].fillna({"note": ""}),
             min_cell_count, 1) if len(parametric) else None
-        context[endpoint] = out
+        context[name] = out
     return context
 
 
