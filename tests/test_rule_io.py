@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smanh.rule_io import read_csv, write_csv
+import pyarrow.parquet as pq
+
+from smanh.rule_io import read_csv, write_csv, write_parquet
 
 AWKWARD_TEXT = ["plain", "", None, "a,b", 'say "hi"', "two\nlines", "cr\rhere", " padded ", "NA", "nan"]
 
@@ -70,3 +72,32 @@ def test_reader_equals_pandas_exact_c_parser(tmp_path, engine_text):
     expected = pd.read_csv(io.StringIO(engine_text), keep_default_na=False, na_values=[""],
                            float_precision="round_trip")
     pd.testing.assert_frame_equal(read_csv(tmp_path / "t.csv"), expected, check_exact=True)
+
+
+def test_parquet_row_groups_by_value_read_back_as_filtered_rows(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 5000
+    frame = pd.DataFrame({
+        "scale": rng.choice(["HFMSE", "RULM", "6MWT"], n),
+        "patient_id": [f"P{i % 700:04d}" for i in range(n)],
+        "date": pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 4000, n), "D"),
+        "score": np.where(rng.random(n) < 0.1, np.nan, rng.normal(30, 10, n)),
+    })
+    write_parquet(frame, tmp_path / "grouped.parquet", row_groups_by="scale")
+    frame.to_parquet(tmp_path / "plain.parquet", index=False)
+    metadata = pq.ParquetFile(tmp_path / "grouped.parquet").metadata
+    assert metadata.num_row_groups == 3  # one per scale, in order of first appearance
+    for scale in frame["scale"].unique():
+        rows = [("scale", "==", scale)]
+        grouped = pd.read_parquet(tmp_path / "grouped.parquet", filters=rows)
+        plain = pd.read_parquet(tmp_path / "plain.parquet", filters=rows)
+        pd.testing.assert_frame_equal(grouped, plain)  # same rows, order, values and dtypes
+    whole = pd.read_parquet(tmp_path / "grouped.parquet")
+    order = np.argsort(pd.factorize(frame["scale"])[0], kind="stable")
+    pd.testing.assert_frame_equal(whole, frame.iloc[order].reset_index(drop=True))
+
+
+def test_parquet_row_groups_of_an_empty_table(tmp_path):
+    frame = pd.DataFrame({"endpoint": pd.Series([], dtype=object), "event": pd.Series([], dtype=bool)})
+    write_parquet(frame, tmp_path / "empty.parquet", row_groups_by="endpoint")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "empty.parquet"), frame)

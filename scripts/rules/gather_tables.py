@@ -1,7 +1,9 @@
 """Rule gather_*: concatenate per-endpoint (per-scale) tables into the contract's tables."""
 
+import gc
 import sys
 
+gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.gather import concat_csv

@@ -1,8 +1,10 @@
 """Rule ingest: read and validate the registry export, write typed Parquet tables,
 the validation exclusions and the data-quality summary."""
 
+import gc
 import sys
 
+gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from dataclasses import asdict
@@ -12,7 +14,7 @@ import pandas as pd
 
 from smanh.data_quality import data_quality
 from smanh.registry import read_registry
-from smanh.rule_io import run_rule, write_csv, write_json
+from smanh.rule_io import run_rule, write_csv, write_json, write_parquet
 from smanh.validation import RegistryValidationError, problems_frame
 
 
@@ -39,8 +41,10 @@ def main():
             f"excluded (on_invalid: exclude), see {problems_csv}",
             file=sys.stderr,
         )
-    for table in ("patients", "events", "treatments", "assessments"):
-        export.table(table).to_parquet(snakemake.output[table], index=False)
+    for table in ("patients", "events", "treatments"):
+        write_parquet(export.table(table), snakemake.output[table])
+    # grouped by scale, a row group each: each progression job reads only its own scale
+    write_parquet(export.table("assessments"), snakemake.output.assessments, row_groups_by="scale")
     exclusions = export.excluded.groupby("reason", sort=True).size().rename("n").reset_index()
     write_csv(
         pd.concat([pd.DataFrame({"reason": ["patients in export"], "n": [export.n_in_export]}), exclusions]),

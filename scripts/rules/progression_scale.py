@@ -2,8 +2,10 @@
 scale (smanh.progression, smanh.change), and its figures: spaghetti plot with the fitted
 means and the 12-month change histogram (PNG 300 dpi + SVG)."""
 
+import gc
 import sys
 
+gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 import pandas as pd

@@ -1,7 +1,9 @@
 """Rule published_comparison: the registry's estimates beside published natural history."""
 
+import gc
 import sys
 
+gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.published import comparison_table, load_reference

@@ -2,8 +2,10 @@
 and its figures: Kaplan–Meier with numbers at risk and published reference points, and
 the parametric extrapolation (PNG 300 dpi + SVG)."""
 
+import gc
 import sys
 
+gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 import pandas as pd

@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from smanh.endpoints import DAYS_PER_YEAR
 from smanh.errors import ConfigError, ModelError
@@ -400,7 +399,16 @@ def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool) -> StratumFit:
                           list(x.columns))
 
 
+def _special():
+    """scipy.special, imported on first use: the Snakefile imports this module (for
+    scale_models) and need not load scipy."""
+    from scipy import special
+
+    return special
+
+
 def _wald(estimate: float, se: float, level: float) -> dict:
+    special = _special()
     z = special.ndtri(0.5 + level / 2)
     zstat = estimate / se if se > 0 else np.nan
     return {
@@ -443,7 +451,7 @@ def predicted_trajectory(
     cov = fit.cov_params_.to_numpy()
     mean = x @ beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", x, cov, x))
-    z = special.ndtri(0.5 + level / 2)
+    z = _special().ndtri(0.5 + level / 2)
     return pd.DataFrame({"age_years": grid, "predicted": mean, "lo": mean - z * se,
                          "hi": mean + z * se})
 

@@ -13,6 +13,7 @@ rule summary_json:
     benchmark:
         "logs/benchmarks/summary_json.tsv"
     localrule: True
+    priority: 2  # as soon as the survival jobs end, beside the last progression jobs
     conda:
         "../../environment.yml"
     params:
@@ -56,6 +57,7 @@ rule cox_forest:
         "logs/cox_forest.log",
     benchmark:
         "logs/benchmarks/cox_forest.tsv"
+    priority: 2  # as soon as the survival jobs end, beside the last progression jobs
     conda:
         "../../environment.yml"
     script:

@@ -51,6 +51,7 @@ rule gather_survival:
     benchmark:
         "logs/benchmarks/gather_survival.tsv"
     localrule: True
+    priority: 2  # as soon as the survival jobs end, beside the last progression jobs
     conda:
         "../../environment.yml"
     script:
