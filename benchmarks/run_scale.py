@@ -262,9 +262,12 @@ def run_workflow(scale: str, registry: Path, cores: int) -> dict:
     (run_dir / "my.yaml").write_text(f"registry:\n  format: canonical\n  path: {registry}\n")
     command = [sys.executable, "-m", "snakemake", "-s", str(REPOSITORY / "Snakefile"), "--directory",
                str(run_dir), "--cores", str(cores), "--configfile", str(run_dir / "my.yaml"), "--quiet"]
+    # Python's default bytecode cache, as on a user's machine: with PYTHONDONTWRITEBYTECODE
+    # (set in some CI and sandbox shells) every job compiled the smanh package again.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
     with open(run_dir / "snakemake.stderr", "w") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, cwd=run_dir)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, cwd=run_dir, env=env)
         sampler = PeakMemory(process.pid)
         sampler.start()
         returncode = process.wait()

@@ -2,6 +2,7 @@
 small counts suppressed, no identifiers or patient dates, reproducible apart from the run
 date, and `snakemake --report` works too."""
 
+import base64
 import html as html_lib
 import re
 
@@ -102,6 +103,15 @@ def test_snakemake_report_registers_the_figures(sample_run):
     result = run_snakemake(sample_run, (sample_run / "my.yaml").read_text(), "--report", "results/snakemake-report.zip")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (sample_run / "results" / "snakemake-report.zip").stat().st_size > 100_000
+
+
+def test_every_figure_is_embedded_as_its_svg(sample_run):
+    """The report's figures are the SVG files of results/figures/, byte for byte."""
+    embedded = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', report_html(sample_run))
+    figures = sample_run / "results" / "figures"
+    svgs = {path.read_bytes() for path in figures.glob("*.svg")}
+    assert len(embedded) == len(svgs) >= 10
+    assert {base64.b64decode(data) for data in embedded} == svgs
 
 
 def test_numbers_at_risk_under_the_curves_are_suppressed(sample_run):

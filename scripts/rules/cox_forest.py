@@ -11,12 +11,7 @@ from smanh.rule_io import read_csv, run_rule
 
 
 def main():
-    save_figure(
-        forest_figure(read_csv(snakemake.input.cox)),
-        snakemake.output.png,
-        snakemake.output.svg,
-        snakemake.output.screen,
-    )
+    save_figure(forest_figure(read_csv(snakemake.input.cox)), snakemake.output.png, snakemake.output.svg)
 
 
 run_rule(main, snakemake.log[0])

@@ -46,10 +46,7 @@ def main():
         seed=progression["seed"],
         birth_eras=birth_eras,
     )
-    save_figure(
-        figure, snakemake.output.spaghetti, snakemake.output.spaghetti_svg,
-        snakemake.output.spaghetti_screen,
-    )
+    save_figure(figure, snakemake.output.spaghetti, snakemake.output.spaghetti_svg)
     change = read_csv(snakemake.output.change_12m)
     threshold = (
         float(change["threshold"].iloc[0]) if len(change) else progression["change"]["threshold"]
@@ -57,9 +54,7 @@ def main():
     figure = change_histogram(
         pairs, change, scale, stratify_by=stratify_by, threshold=threshold, birth_eras=birth_eras
     )
-    save_figure(
-        figure, snakemake.output.change, snakemake.output.change_svg, snakemake.output.change_screen
-    )
+    save_figure(figure, snakemake.output.change, snakemake.output.change_svg)
 
 
 run_rule(main, snakemake.log[0])

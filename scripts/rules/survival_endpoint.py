@@ -40,16 +40,11 @@ def main():
         min_cell_count=snakemake.params.min_cell_count,
         conf_level=analysis["confidence_level"],
     )
-    save_figure(figure, snakemake.output.km_png, snakemake.output.km_svg, snakemake.output.km_screen)
+    save_figure(figure, snakemake.output.km_png, snakemake.output.km_svg)
     figure = parametric_figure(
         tables["km_curves"], tables["parametric_curves"], tables["parametric"], endpoint
     )
-    save_figure(
-        figure,
-        snakemake.output.parametric_png,
-        snakemake.output.parametric_svg,
-        snakemake.output.parametric_screen,
-    )
+    save_figure(figure, snakemake.output.parametric_png, snakemake.output.parametric_svg)
 
 
 run_rule(main, snakemake.log[0])

@@ -3,13 +3,10 @@ per stratum throughout."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
 
-import matplotlib.image  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 import numpy as np  # noqa: E402
@@ -168,53 +165,12 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
-# The report embeds each figure at most this many pixels wide or high.
-SCREEN_PIXELS = 2000
-
-
-def save_figure(fig: Figure, png: str, svg: str | None = None, screen: str | None = None) -> None:
-    """PNG at 300 dpi, SVG, and (``screen``) the report's copy: at most
-    :data:`SCREEN_PIXELS` wide or high, 256 colours (line figures need no more; it keeps
-    the report a few MB). Made here, in the parallel figure jobs, not by the report at the
-    end; and scaled down from the 300-dpi raster rather than drawn a second time (drawing is
-    most of a figure's cost)."""
-    image = _raster(fig, dpi=300)
-    # What savefig(png, dpi=300) writes, byte for byte (tests/test_figures.py).
-    matplotlib.image.imsave(
-        png, image, format="png", dpi=300, metadata=PNG_METADATA, pil_kwargs=PNG_COMPRESSION
-    )
-    if screen:
-        _save_screen(image, fig.get_size_inches(), screen)
-    if svg:
-        matplotlib.rcParams["svg.hashsalt"] = "smanh"  # stable element ids across runs
-        fig.savefig(svg, metadata=SVG_METADATA)
-
-
-def _raster(fig: Figure, dpi: float) -> np.ndarray:
-    """The figure drawn by Agg at ``dpi``: height x width x RGBA, as savefig draws it."""
-    original = fig.dpi
-    canvas = FigureCanvasAgg(fig)
-    fig.set_dpi(dpi)
-    try:
-        canvas.draw()
-        return np.array(canvas.buffer_rgba())
-    finally:
-        fig.set_dpi(original)
-
-
-def _save_screen(image: np.ndarray, size_inches: np.ndarray, path: str) -> None:
-    from PIL import Image
-
-    scale = min(1.0, SCREEN_PIXELS / (300.0 * max(size_inches)))
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # Box filter: each screen pixel the mean of the pixels it covers (the right filter for
-    # scaling down, and a third of Lanczos' cost on a 300-dpi raster).
-    screen = Image.fromarray(image, "RGBA").convert("RGB").resize(size, Image.Resampling.BOX)
-    # Median cut: the faster methods tint the light grey bands (maximum coverage) or the
-    # white background (octree).
-    screen.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, "PNG")
+def save_figure(fig: Figure, png: str, svg: str) -> None:
+    """PNG at 300 dpi and SVG (the report embeds the SVG: vector, so it stays sharp when a
+    reviewer zooms in or prints, and no third copy has to be drawn and quantized)."""
+    fig.savefig(png, dpi=300, metadata=PNG_METADATA, pil_kwargs=PNG_COMPRESSION)
+    matplotlib.rcParams["svg.hashsalt"] = "smanh"  # stable element ids across runs
+    fig.savefig(svg, metadata=SVG_METADATA)
 
 
 def _short(stratify_by: str) -> str:

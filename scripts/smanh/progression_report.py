@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from smanh.report import embed_png, format_number, suppress_count
+from smanh.report import embed_figure, format_number, suppress_count
 
 CHANGE_KINDS = ("declined", "stable", "improved")
 PROGRESSION_REPORT_TABLES = (
@@ -66,8 +66,8 @@ def progression_context(
     slopes = tables.get("lmm_slopes")
     if slopes is None:
         return {}
-    spaghetti = {Path(f).stem.removeprefix("progression_"): embed_png(f) for f in spaghetti_figures}
-    histograms = {Path(f).stem.removeprefix("change_12m_"): embed_png(f) for f in change_figures}
+    spaghetti = {Path(f).stem.removeprefix("progression_"): embed_figure(f) for f in spaghetti_figures}
+    histograms = {Path(f).stem.removeprefix("change_12m_"): embed_figure(f) for f in change_figures}
     variance = tables["lmm_variance_components"]
     change = tables["change_12m"]
     floor = tables["scale_floor_ceiling"]

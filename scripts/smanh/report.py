@@ -62,11 +62,11 @@ def _counts_shown(frame: pd.DataFrame, column: str, min_cell_count: int, groups)
     return list(shown)
 
 
-def embed_png(path: str | Path) -> str:
-    """A figure's screen copy (``results/figures/screen/``, drawn by the figure jobs) as a
-    data URI; the 300-dpi PNG and the SVG stay in ``results/figures/``."""
+def embed_figure(path: str | Path) -> str:
+    """A figure's SVG as a data URI for an ``<img>``: vector in the report and its PDF, and
+    in a document of its own (inline, the figures' element ids could clash)."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"data:image/png;base64,{data}"
+    return f"data:image/svg+xml;base64,{data}"
 
 
 def methods_context(config: dict) -> dict:
@@ -123,8 +123,8 @@ def render_report(
         table1=table1_display(tables["table1"], min_cell_count),
         data_quality=display_sections(tables["data_quality"], min_cell_count),
         km_by_endpoint=km_by_endpoint,
-        figures={Path(f).stem.removeprefix("km_"): embed_png(f) for f in figures["km"]},
-        cox_forest=embed_png(figures["cox_forest"]),
+        figures={Path(f).stem.removeprefix("km_"): embed_figure(f) for f in figures["km"]},
+        cox_forest=embed_figure(figures["cox_forest"]),
         survival=survival_context(
             {name: tables.get(name) for name in SURVIVAL_REPORT_TABLES},
             figures["parametric"], config, min_cell_count,
@@ -302,7 +302,7 @@ def survival_context(
     parametric AIC table; and the parametric figure. Counts below ``min_cell_count`` are
     suppressed; every number is from ``results/tables/``."""
     analysis = config["analysis"]
-    figures = {Path(f).stem.removeprefix("parametric_"): embed_png(f) for f in parametric_figures}
+    figures = {Path(f).stem.removeprefix("parametric_"): embed_figure(f) for f in parametric_figures}
     context = {}
     for name in figures or list(_endpoint_names(tables)):
         out = {"parametric_figure": figures.get(name)}

@@ -150,9 +150,9 @@ def gathered_progression_tables():
     return {t: f"results/tables/{t}.csv" for t in PROGRESSION_TABLES}
 
 
-def screen(figures):
-    """The report's copies of ``figures`` (smanh.figures.save_figure)."""
-    return [f.replace("results/figures/", "results/figures/screen/") for f in figures]
+def svg(figures):
+    """The SVG beside each PNG of ``figures``: the copies the report embeds."""
+    return [f.removesuffix(".png") + ".svg" for f in figures]
 
 
 def progression_figures(kind):
@@ -181,6 +181,6 @@ def progression_report_inputs():
         return {}
     return {
         **gathered_progression_tables(),
-        "spaghetti_figures": screen(progression_figures("progression")),
-        "change_figures": screen(progression_figures("change_12m")),
+        "spaghetti_figures": svg(progression_figures("progression")),
+        "change_figures": svg(progression_figures("change_12m")),
     }

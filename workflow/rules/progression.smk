@@ -19,7 +19,6 @@ rule progression_scale:
             labels={"scale": "{scale}", "figure": "Trajectories"},
         ),
         spaghetti_svg="results/figures/progression_{scale}.svg",
-        spaghetti_screen="results/figures/screen/progression_{scale}.png",
         change=report(
             "results/figures/change_12m_{scale}.png",
             caption="../report/change_figure.rst",
@@ -27,12 +26,11 @@ rule progression_scale:
             labels={"scale": "{scale}", "figure": "12-month change"},
         ),
         change_svg="results/figures/change_12m_{scale}.svg",
-        change_screen="results/figures/screen/change_12m_{scale}.png",
     log:
         "logs/progression_scale/{scale}.log",
     benchmark:
         "logs/benchmarks/progression_scale/{scale}.tsv"
-    priority: 1  # before the cheap survival summaries: the report waits for the last scale
+    priority: 1  # after the survival jobs, which more jobs wait on; the report waits for the last scale
     conda:
         "../../environment.yml"
     params:

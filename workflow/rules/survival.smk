@@ -18,7 +18,6 @@ rule survival_endpoint:
             labels={"endpoint": "{endpoint}", "figure": "Kaplan-Meier"},
         ),
         km_svg="results/figures/km_{endpoint}.svg",
-        km_screen="results/figures/screen/km_{endpoint}.png",
         parametric_png=report(
             "results/figures/parametric_{endpoint}.png",
             caption="../report/parametric_figure.rst",
@@ -26,7 +25,6 @@ rule survival_endpoint:
             labels={"endpoint": "{endpoint}", "figure": "Parametric extrapolation"},
         ),
         parametric_svg="results/figures/parametric_{endpoint}.svg",
-        parametric_screen="results/figures/screen/parametric_{endpoint}.png",
     log:
         "logs/survival_endpoint/{endpoint}.log",
     benchmark:
