@@ -475,19 +475,22 @@ def analyse_scale(data: pd.DataFrame, model: ScaleModel, options: ProgressionOpt
     out = {k: [] for k in ("lmm_slopes", "lmm_fixed_effects", "lmm_variance_components",
                            "lmm_trajectories")}
     level = options.confidence_level
+    patients = pd.factorize(data["patient_id"])[0].astype(np.int64)
     for stratify_by in options.stratify_by:
         labels, order = strata_of(data, stratify_by, options.birth_eras)
-        present = [s for s in order if s in set(labels)]
-        counts = {
-            s: (data.loc[(labels == s).to_numpy(), "patient_id"].nunique(),
-                int((labels == s).sum()))
-            for s in present
-        }
+        # Strata as integer codes: one pass over the labels, not one per stratum.
+        codes, found = pd.factorize(labels, use_na_sentinel=False)
+        code = {label: k for k, label in enumerate(found)}
+        present = [s for s in order if s in code]
+        assessments_in = np.bincount(codes, minlength=len(found))
+        width = int(patients.max(initial=0)) + 1  # one number per (stratum, patient)
+        patients_in = np.bincount(np.unique(codes * width + patients) // width, minlength=len(found))
+        counts = {s: (int(patients_in[code[s]]), int(assessments_in[code[s]])) for s in present}
         modelled = [s for s in present if counts[s][0] >= options.min_patients]
         fits: dict[str, tuple[StratumFit, str | None, pd.DataFrame]] = {}
         pooled = model.stratum_interaction and stratify_by != "all" and len(modelled) >= 2
         if pooled:
-            keep = labels.isin(modelled).to_numpy()
+            keep = np.isin(codes, [code[s] for s in modelled])
             part, part_labels = data[keep], labels[keep]
             x = fixed_design(part, model, part_labels, modelled)
             result = fit_design(part, x, model.reml)
@@ -501,11 +504,10 @@ def analyse_scale(data: pd.DataFrame, model: ScaleModel, options: ProgressionOpt
                         "scale": model.name, "stratify_by": stratify_by, "stratum": "pooled",
                         "model": "pooled", "kind": "coefficient", "term": term, **row})
             for s in modelled:
-                rows_s = (part_labels == s).to_numpy()
-                fits[s] = (result, None if s == modelled[0] else s, x[rows_s])
+                fits[s] = (result, None if s == modelled[0] else s, x[codes[keep] == code[s]])
         for stratum in present:
             n_pat, n_obs = counts[stratum]
-            rows = (labels == stratum).to_numpy()
+            rows = codes == code[stratum]
             slope = {"slope_per_year": np.nan, "se": np.nan, "lo": np.nan, "hi": np.nan}
             if stratum not in modelled:
                 note = (f"{n_pat} patient(s) < progression.min_patients "

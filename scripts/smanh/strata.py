@@ -109,6 +109,6 @@ def dataset_strata(
         order = {"sma_type": SMA_TYPE_GROUPS, "smn2_copies": SMN2_GROUPS, "sex": SEX_GROUPS}.get(
             stratify_by, ()
         )
-    extra = sorted(set(labels) - set(order) - {"unknown"})
+    extra = sorted(set(pd.unique(labels)) - set(order) - {"unknown"})  # distinct first: 10^5 rows
     unknown_last = ("unknown",) if "unknown" not in order else ()
     return labels, (*[o for o in order], *extra, *unknown_last)
