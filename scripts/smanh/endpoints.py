@@ -177,8 +177,8 @@ def endpoint_names(specs) -> list[str]:
 
 
 def age_years(date: pd.Series, birth: pd.Series) -> pd.Series:
-    """Age in years = days since birth / 365.25."""
-    return (date - birth).dt.days / DAYS_PER_YEAR
+    """Age in years = whole days since birth / 365.25 (NaN where either date is missing)."""
+    return pd.Series(_years_between(_datetimes(birth), _datetimes(date)), index=date.index)
 
 
 def first_treatment_dates(export: RegistryExport) -> pd.Series:
@@ -209,8 +209,12 @@ def analysis_dataset(
     event; ``event`` = (``event_type`` == 1).
     """
     patients = export.patients.set_index("patient_id")
-    events = first_event_dates(export)
-    treatment = first_treatment_dates(export).reindex(patients.index)
+    # Dates as numpy datetime64 arrays (NaT where missing): comparisons with NaT are false
+    # and np.fmin skips it, as pandas' min(axis=1) does, at a fraction of pandas' cost.
+    events = {kind: _datetimes(column) for kind, column in first_event_dates(export).items()}
+    dates = {name: _datetimes(patients[name])
+             for name in ("last_contact_date", "enrolment_date", *TIME_ORIGINS.values())}
+    treatment = _datetimes(first_treatment_dates(export).reindex(patients.index))
     # The patient's own columns, the same in every endpoint's rows: worked out once.
     descriptors = {
         "sma_type_group": sma_type_group(patients["sma_type"]).to_numpy(),
@@ -219,80 +223,91 @@ def analysis_dataset(
         "site": _text_or_unknown(patients, "site"),
         "birth_year": patients["birth_date"].dt.year.to_numpy(),
     }
-    frames = [
-        _one_endpoint(endpoint(name), patients, descriptors, events, treatment, censor_at_treatment)
-        for name in endpoint_names
-    ]
-    return pd.concat(frames, ignore_index=True)[ANALYSIS_COLUMNS]
+    specs = [endpoint(name) for name in endpoint_names]
+    parts = [_one_endpoint(spec, dates, events, treatment, censor_at_treatment) for spec in specs]
+    columns = {
+        "patient_id": np.tile(patients.index.to_numpy(), len(specs)),
+        "endpoint": np.repeat(np.array([spec.name for spec in specs], dtype=object), len(patients)),
+        **{name: np.tile(values, len(specs)) for name, values in descriptors.items()},
+        **{name: np.concatenate([part[name] for part in parts]) for name in _ENDPOINT_COLUMNS},
+    }
+    return pd.DataFrame({name: columns[name] for name in ANALYSIS_COLUMNS})
+
+
+_ENDPOINT_COLUMNS = ("entry_age", "exit_age", "event", "event_type", "exit_reason", "excluded_reason")
 
 
 def _one_endpoint(
     spec: Endpoint,
-    patients: pd.DataFrame,
-    descriptors: dict[str, np.ndarray],
-    events: pd.DataFrame,
-    treatment: pd.Series,
+    dates: dict[str, np.ndarray],
+    events: dict[str, np.ndarray],
+    treatment: np.ndarray,
     censor_at_treatment: bool,
-) -> pd.DataFrame:
-    def event_column(kind: str) -> pd.Series:
-        if kind in events.columns:
-            return events[kind]
-        return pd.Series(pd.NaT, index=patients.index, dtype="datetime64[ns]")
+) -> dict[str, np.ndarray]:
+    """The endpoint's own columns (:data:`_ENDPOINT_COLUMNS`), one value per patient."""
+    never = np.full(len(treatment), np.datetime64("NaT"), dtype="datetime64[ns]")
 
-    event_date = pd.concat([event_column(k) for k in spec.events], axis=1).min(axis=1)
-    last_contact = patients["last_contact_date"]
-    treated = treatment if censor_at_treatment else pd.Series(pd.NaT, index=patients.index)
-    treated = treated.astype("datetime64[ns]")
-    censor_date = pd.concat([last_contact, treated], axis=1).min(axis=1)
-    has_event = event_date.notna() & (event_date <= censor_date)
-    exit_date = event_date.where(has_event, censor_date)
-    competing_date = pd.Series(pd.NaT, index=patients.index, dtype="datetime64[ns]")
-    if spec.competing:
-        competing_date = pd.concat([event_column(k) for k in spec.competing], axis=1).min(axis=1)
+    def first_of(kinds) -> np.ndarray:
+        return np.fmin.reduce([events.get(kind, never) for kind in kinds]) if kinds else never
+
+    event_date = first_of(spec.events)
+    last_contact = dates["last_contact_date"]
+    treated = treatment if censor_at_treatment else never
+    censor_date = np.fmin(last_contact, treated)
+    has_event = ~np.isnat(event_date) & (event_date <= censor_date)
+    exit_date = np.where(has_event, event_date, censor_date)
+    competing_date = first_of(spec.competing)
     # a competing event strictly before the event (a tie counts as the event) ends follow-up
-    has_competing = competing_date.notna() & (competing_date <= exit_date) & (
+    has_competing = ~np.isnat(competing_date) & (competing_date <= exit_date) & (
         ~has_event | (competing_date < event_date)
     )
     has_event = has_event & ~has_competing
-    exit_date = competing_date.where(has_competing, exit_date)
+    exit_date = np.where(has_competing, competing_date, exit_date)
     exit_reason = np.select(
-        [has_event, has_competing, treated.notna() & (treated < last_contact)],
+        [has_event, has_competing, ~np.isnat(treated) & (treated < last_contact)],
         ["event", "competing_event", "treatment"],
         "last_contact",
     )
-    exit_reason = pd.Series(exit_reason, index=patients.index)
-    origin = patients[TIME_ORIGINS[spec.time_origin]]
-    entry_age = age_years(patients["enrolment_date"], origin)
+    origin = dates[TIME_ORIGINS[spec.time_origin]]
+    entry_age = _years_between(origin, dates["enrolment_date"])
     if spec.time_origin != "birth":  # enrolled before onset/diagnosis: at risk from it
-        entry_age = entry_age.clip(lower=0.0)
-    exit_age = age_years(exit_date, origin)
+        entry_age = np.maximum(entry_age, 0.0)  # NaN stays NaN, as in clip
+    exit_age = _years_between(origin, exit_date)
 
-    excluded = pd.Series("", index=patients.index, dtype=object)
+    excluded = np.full(len(treatment), "", dtype=object)
     no_time = exit_age <= entry_age
-    excluded[no_time & exit_reason.isin(["event", "competing_event"])] = EVENT_BEFORE_ENROLMENT
+    excluded[no_time & ((exit_reason == "event") | (exit_reason == "competing_event"))] = EVENT_BEFORE_ENROLMENT
     excluded[no_time & (exit_reason == "treatment")] = TREATED_BEFORE_ENROLMENT
     excluded[no_time & (exit_reason == "last_contact")] = NO_FOLLOW_UP
     if spec.population is not None:
-        excluded[event_column(spec.population).isna()] = NOT_IN_POPULATION
+        excluded[np.isnat(events.get(spec.population, never))] = NOT_IN_POPULATION
     if spec.time_origin == "onset":
-        excluded[origin.isna()] = NO_ONSET_DATE
+        excluded[np.isnat(origin)] = NO_ONSET_DATE
     elif spec.time_origin == "diagnosis":
-        excluded[origin.isna()] = NO_DIAGNOSIS_DATE
-    event_type = np.where(has_event, 1, np.where(has_competing, 2, 0))
+        excluded[np.isnat(origin)] = NO_DIAGNOSIS_DATE
+    return {
+        "entry_age": entry_age,
+        "exit_age": exit_age,
+        "event": has_event.astype(int),
+        "event_type": np.where(has_event, 1, np.where(has_competing, 2, 0)),
+        "exit_reason": exit_reason.astype(object),
+        "excluded_reason": excluded,
+    }
 
-    return pd.DataFrame(
-        {
-            "patient_id": patients.index,
-            "endpoint": spec.name,
-            **descriptors,
-            "entry_age": entry_age.to_numpy(),
-            "exit_age": exit_age.to_numpy(),
-            "event": has_event.astype(int).to_numpy(),
-            "event_type": event_type,
-            "exit_reason": exit_reason.to_numpy(),
-            "excluded_reason": excluded.to_numpy(),
-        }
-    )
+
+def _datetimes(column: pd.Series) -> np.ndarray:
+    return column.astype("datetime64[ns]").to_numpy()
+
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _years_between(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whole days from ``start`` to ``end`` / 365.25, as :func:`age_years` (NaN for NaT)."""
+    nanoseconds = (end - start).view("int64")
+    days = np.floor_divide(nanoseconds, _NS_PER_DAY).astype(float)
+    days[np.isnat(start) | np.isnat(end)] = np.nan
+    return days / DAYS_PER_YEAR
 
 
 def _text_or_unknown(patients: pd.DataFrame, column: str) -> np.ndarray:
