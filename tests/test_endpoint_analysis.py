@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE, patient
-from smanh.endpoint_analysis import SURVIVAL_TABLES, SurvivalOptions, analyse_endpoint, endpoint_rows
+from smanh.endpoint_analysis import (
+    ANALYSED_COLUMNS,
+    SURVIVAL_TABLES,
+    SurvivalOptions,
+    analyse_endpoint,
+    endpoint_rows,
+)
 from smanh.endpoints import (
     NO_ONSET_DATE, analysis_dataset, cohort_flow, endpoint,
 )
@@ -59,6 +65,21 @@ def sample_rows():
 
 FAST = SurvivalOptions(parametric_distributions=("weibull", "lognormal"), parametric_stratify_by=("all",),
                        extrapolate_to=30)
+
+
+def test_the_analysed_columns_are_all_the_tables_need(sample_rows):
+    """The survival jobs read only ANALYSED_COLUMNS: every table is the same without the rest,
+    with every Cox covariate in use."""
+    dataset, sensitivity = sample_rows
+    options = SurvivalOptions(
+        parametric_distributions=("weibull",), parametric_stratify_by=("all",), extrapolate_to=30,
+        cox_models=({"name": "every_covariate", "formula": "sma_type + smn2_copies + sex + site + birth_year"},),
+    )
+    full = analyse_endpoint(dataset, sensitivity, options)
+    narrow = analyse_endpoint(dataset[ANALYSED_COLUMNS], sensitivity[ANALYSED_COLUMNS], options)
+    for name in SURVIVAL_TABLES:
+        pd.testing.assert_frame_equal(narrow[name], full[name], check_exact=True)
+    assert "patient_id" not in ANALYSED_COLUMNS and len(full["cox"])
 
 
 def test_every_table_and_byte_identical_twice(sample_rows, tmp_path):

@@ -10,7 +10,12 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any env
 
 import pandas as pd
 
-from smanh.endpoint_analysis import SurvivalOptions, analyse_endpoint, endpoint_rows
+from smanh.endpoint_analysis import (
+    ANALYSED_COLUMNS,
+    SurvivalOptions,
+    analyse_endpoint,
+    endpoint_rows,
+)
 from smanh.figures import km_figure, parametric_figure, save_figure
 from smanh.published import load_reference, survival_points
 from smanh.rule_io import read_csv, run_rule, write_csv
@@ -18,13 +23,12 @@ from smanh.rule_io import read_csv, run_rule, write_csv
 
 def main():
     endpoint = snakemake.wildcards.endpoint
-    rows = [("endpoint", "==", endpoint)]  # only this endpoint's rows: the others are other jobs'
-    dataset = endpoint_rows(pd.read_parquet(snakemake.input.dataset, filters=rows), endpoint)
-    sensitivity = None
-    if "sensitivity" in snakemake.input.keys():
-        sensitivity = endpoint_rows(
-            pd.read_parquet(snakemake.input.sensitivity, filters=rows), endpoint
-        )
+    def rows(path):  # only this endpoint's rows (the others are other jobs') and columns
+        table = pd.read_parquet(path, filters=[("endpoint", "==", endpoint)], columns=ANALYSED_COLUMNS)
+        return endpoint_rows(table, endpoint)
+
+    dataset = rows(snakemake.input.dataset)
+    sensitivity = rows(snakemake.input.sensitivity) if "sensitivity" in snakemake.input.keys() else None
     analysis = dict(snakemake.params.analysis)
     for name, table in analyse_endpoint(dataset, sensitivity, SurvivalOptions.from_config(analysis)).items():
         write_csv(table, snakemake.output[name])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from smanh.endpoints import ANALYSIS_COLUMNS
 from smanh.km_tables import at_risk_table, km_tables, stratum_tests
 from smanh.strata import DEFAULT_BIRTH_ERAS
 from smanh.survival_tables import cox_table, cuminc_table, parametric_tables, rmst_table
@@ -120,6 +121,11 @@ def analyse_endpoint(
         o.extrapolate_to, conf_level=o.confidence_level, **common,
     )
     return tables
+
+
+# The analysis dataset's columns the survival tables read: not the patient identifiers or
+# exit reasons (those are the cohort flow's), the costliest columns to read and to copy.
+ANALYSED_COLUMNS = [c for c in ANALYSIS_COLUMNS if c not in ("patient_id", "exit_reason")]
 
 
 def endpoint_rows(dataset: pd.DataFrame, endpoint: str) -> pd.DataFrame:
