@@ -12,8 +12,8 @@ rule summary_json:
         "logs/summary_json.log",
     benchmark:
         "logs/benchmarks/summary_json.tsv"
-    localrule: True
     priority: 2  # as soon as the survival jobs end, beside the last progression jobs
+    localrule: True
     conda:
         "../../environment.yml"
     params:

@@ -48,8 +48,8 @@ rule gather_survival:
         "logs/gather_survival.log",
     benchmark:
         "logs/benchmarks/gather_survival.tsv"
-    localrule: True
     priority: 2  # as soon as the survival jobs end, beside the last progression jobs
+    localrule: True
     conda:
         "../../environment.yml"
     script:
