@@ -238,14 +238,15 @@ def strata_of(data: pd.DataFrame, stratify_by: str, birth_eras=None) -> tuple[pd
 # --------------------------------------------------------------------------- floor / ceiling
 
 
+def _distinct(patient_codes: np.ndarray) -> int:
+    """Distinct patients among factorized patient ids (a count per code, not a hash set)."""
+    return int(np.count_nonzero(np.bincount(patient_codes)))
+
+
 def floor_ceiling(data: pd.DataFrame, scale: str, stratifications, birth_eras=None) -> pd.DataFrame:
     """Assessments (and patients ever) at the scale's floor and ceiling, per stratum."""
     low, high = SCALE_RANGES[scale]
-    patient = pd.factorize(data["patient_id"])[0]  # distinct patients counted by code
-
-    def patients(rows: np.ndarray) -> int:
-        return int(np.count_nonzero(np.bincount(patient[rows])))
-
+    patient = pd.factorize(data["patient_id"])[0]
     score = data["score"].to_numpy()
     at_floor = score <= low
     at_ceiling = score >= high if high is not None else None
@@ -253,20 +254,21 @@ def floor_ceiling(data: pd.DataFrame, scale: str, stratifications, birth_eras=No
     for stratify_by in stratifications:
         labels, order = strata_of(data, stratify_by, birth_eras)
         labels = labels.to_numpy()
-        for stratum in [s for s in order if s in set(labels)]:
+        present = set(pd.unique(labels))  # once, not per stratum
+        for stratum in [s for s in order if s in present]:
             part = labels == stratum
             n = int(part.sum())
             rows.append({
                 "scale": scale, "stratify_by": stratify_by, "stratum": stratum,
-                "n_patients": patients(part), "n_assessments": n,
+                "n_patients": _distinct(patient[part]), "n_assessments": n,
                 "floor": low, "ceiling": high,
                 "n_at_floor": int(at_floor[part].sum()),
                 "n_at_ceiling": int(at_ceiling[part].sum()) if high is not None else np.nan,
                 "share_at_floor": at_floor[part].mean() if n else np.nan,
                 "share_at_ceiling": at_ceiling[part].mean() if high is not None and n else np.nan,
-                "n_patients_ever_at_floor": patients(part & at_floor),
+                "n_patients_ever_at_floor": _distinct(patient[part & at_floor]),
                 "n_patients_ever_at_ceiling": (
-                    patients(part & at_ceiling) if high is not None else np.nan
+                    _distinct(patient[part & at_ceiling]) if high is not None else np.nan
                 ),
             })
     table = pd.DataFrame(rows, columns=FLOOR_CEILING_COLUMNS)
@@ -475,17 +477,17 @@ def analyse_scale(data: pd.DataFrame, model: ScaleModel, options: ProgressionOpt
     out = {k: [] for k in ("lmm_slopes", "lmm_fixed_effects", "lmm_variance_components",
                            "lmm_trajectories")}
     level = options.confidence_level
-    patients = pd.factorize(data["patient_id"])[0].astype(np.int64)
+    patients = pd.factorize(data["patient_id"])[0]
     for stratify_by in options.stratify_by:
         labels, order = strata_of(data, stratify_by, options.birth_eras)
-        # Strata as integer codes: one pass over the labels, not one per stratum.
+        # Strata as integer codes: one pass over the text labels, not one per stratum.
         codes, found = pd.factorize(labels, use_na_sentinel=False)
         code = {label: k for k, label in enumerate(found)}
         present = [s for s in order if s in code]
-        assessments_in = np.bincount(codes, minlength=len(found))
-        width = int(patients.max(initial=0)) + 1  # one number per (stratum, patient)
-        patients_in = np.bincount(np.unique(codes * width + patients) // width, minlength=len(found))
-        counts = {s: (int(patients_in[code[s]]), int(assessments_in[code[s]])) for s in present}
+        counts = {}
+        for s in present:
+            rows = codes == code[s]
+            counts[s] = (_distinct(patients[rows]), int(rows.sum()))
         modelled = [s for s in present if counts[s][0] >= options.min_patients]
         fits: dict[str, tuple[StratumFit, str | None, pd.DataFrame]] = {}
         pooled = model.stratum_interaction and stratify_by != "all" and len(modelled) >= 2
