@@ -177,7 +177,9 @@ def endpoint_names(specs) -> list[str]:
 
 
 def age_years(date: pd.Series, birth: pd.Series) -> pd.Series:
-    """Age in years = whole days since birth / 365.25 (NaN where either date is missing)."""
+    """Age in years = whole days since birth / 365.25 (NaN where either date is missing);
+    the two Series matched by index, as pandas' ``date - birth`` matches them."""
+    date, birth = date.align(birth)
     return pd.Series(_years_between(_datetimes(birth), _datetimes(date)), index=date.index)
 
 
@@ -276,7 +278,7 @@ def _one_endpoint(
 
     excluded = np.full(len(treatment), "", dtype=object)
     no_time = exit_age <= entry_age
-    excluded[no_time & ((exit_reason == "event") | (exit_reason == "competing_event"))] = EVENT_BEFORE_ENROLMENT
+    excluded[no_time & np.isin(exit_reason, ["event", "competing_event"])] = EVENT_BEFORE_ENROLMENT
     excluded[no_time & (exit_reason == "treatment")] = TREATED_BEFORE_ENROLMENT
     excluded[no_time & (exit_reason == "last_contact")] = NO_FOLLOW_UP
     if spec.population is not None:
@@ -303,7 +305,8 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def _years_between(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Whole days from ``start`` to ``end`` / 365.25, as :func:`age_years` (NaN for NaT)."""
+    """Whole days (floored, as pandas' ``Timedelta.days``) from ``start`` to ``end``, in
+    years of 365.25 days; NaN where either is NaT."""
     nanoseconds = (end - start).view("int64")
     days = np.floor_divide(nanoseconds, _NS_PER_DAY).astype(float)
     days[np.isnat(start) | np.isnat(end)] = np.nan
