@@ -24,7 +24,7 @@ import pandas as pd
 from smanh.cox import cox_score_test
 from smanh.errors import ModelError
 from smanh.km import KaplanMeierFit, kaplan_meier, number_at_risk
-from smanh.strata import DEFAULT_BIRTH_ERAS, dataset_strata
+from smanh.strata import DEFAULT_BIRTH_ERAS, dataset_strata, grouped_rows
 
 SUMMARY_COLUMNS = [
     "endpoint",
@@ -65,9 +65,7 @@ def strata(
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     """(stratum, rows) in display order; strata without patients are skipped."""
     labels, order = dataset_strata(dataset, stratify_by, birth_eras)
-    codes, found = pd.factorize(np.asarray(labels))  # one pass, not one comparison per stratum
-    rows = np.argsort(codes, kind="stable")  # grouped by stratum, in dataset order within
-    bounds = np.searchsorted(codes[rows], np.arange(len(found) + 1))
+    found, rows, bounds = grouped_rows(np.asarray(labels))
     where = {label: i for i, label in enumerate(found)}
     for label in order:
         if label in where:

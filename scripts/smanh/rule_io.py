@@ -144,18 +144,16 @@ def write_parquet(frame: pd.DataFrame, path: str | Path, row_groups_by: str | No
     grouped by value in order of first appearance, in their order within): a job that reads
     one value (``filters=[(column, "==", value)]``) then skips the others' row groups by
     their statistics instead of decoding the whole table (7 endpoints, 6 scales)."""
-    import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from smanh.strata import grouped_rows
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if row_groups_by is None or frame.empty:
         frame.to_parquet(path, index=False)
         return
-    codes, values = pd.factorize(frame[row_groups_by], use_na_sentinel=False)
-    rows = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[rows], np.arange(len(values) + 1))
+    _, rows, bounds = grouped_rows(frame[row_groups_by])
     table = pa.Table.from_pandas(frame.iloc[rows], preserve_index=False)
     with pq.ParquetWriter(path, table.schema) as writer:
         for start, stop in zip(bounds[:-1], bounds[1:]):
