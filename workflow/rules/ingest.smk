@@ -24,6 +24,7 @@ rule analysis_dataset:
     input:
         **canonical_tables(["patients", "events", "treatments"]),  # no assessments needed
         exclusions="results/canonical/exclusions.csv",
+        sources="results/canonical/sources.json",
     output:
         **analysis_datasets(),
         **registered(
