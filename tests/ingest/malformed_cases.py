@@ -5,6 +5,11 @@ written as UTF-8) or bytes; tables not given are header-only. ``problems`` lists
 ``(file, line, column, value, rule)`` exactly as ``read_registry`` reports them.
 """
 
+import datetime as dt
+
+# The default data cut-off is the run date.
+AFTER_CUTOFF = f"date after the data cut-off ({dt.date.today().isoformat()})"
+
 PATIENTS_HEADER = (
     "patient_id,sex,birth_date,sma_type,smn2_copies,onset_date,diagnosis_date,"
     "enrolment_date,last_contact_date,death_date,site"
@@ -57,6 +62,21 @@ CASES = {
         {"patients.csv": patients("P1,F,2010-01-01,1a,2,2010-02-01,2010-03-01,2010-04-01,2011-01-01,2011-01-01,DE"),
          "events.csv": table("events.csv", "P1,niv_start,2010-06-01", "P1,permanent_ventilation,2011-02-01")},
         [("events.csv", 3, "date", "2011-02-01", "date after the patient's death")],
+    ),
+    "event_in_the_future": (
+        {"patients.csv": patients(P1), "events.csv": table("events.csv", "P1,permanent_ventilation,2099-01-01")},
+        [("events.csv", 2, "date", "2099-01-01", AFTER_CUTOFF)],
+    ),
+    "death_in_the_future": (
+        {"patients.csv": patients(P1[:-3] + "2099-05-01,DE")},
+        [("patients.csv", 2, "death_date", "2099-05-01", AFTER_CUTOFF)],
+    ),
+    "treatment_and_assessment_after_death": (
+        {"patients.csv": patients("P1,F,2010-01-01,1a,2,2010-02-01,2010-03-01,2010-04-01,2011-01-01,2011-01-01,DE"),
+         "treatments.csv": table("treatments.csv", "P1,nusinersen,2011-03-01,"),
+         "assessments.csv": table("assessments.csv", "P1,2010-06-01,CHOP_INTEND,20", "P1,2011-06-01,CHOP_INTEND,18")},
+        [("assessments.csv", 3, "date", "2011-06-01", "date after the patient's death"),
+         ("treatments.csv", 2, "start_date", "2011-03-01", "date after the patient's death")],
     ),
     "duplicate_patient_conflicting_rows": (
         {"patients.csv": patients(P1, P2, P1.replace(",F,", ",M,"))},

@@ -445,7 +445,75 @@ def test_data_quality_table(both_routes):
     from smanh.ingest.data_quality import data_quality
 
     table = data_quality(both_routes[0])
-    assert set(table["section"]) == {"completeness", "follow_up", "assessments", "validation"}
+    assert set(table["section"]) == {"completeness", "follow_up", "assessments", "recorded", "after_last_contact",
+                                     "validation"}
     known = table[(table["field"] == "birth_date") & (table["statistic"] == "percent_known")]["value"]
     assert known.tolist() == [100.0]
     assert np.isfinite(table[table["statistic"] == "total_person_years"]["value"].astype(float)).all()
+
+
+def test_the_data_cutoff_is_configurable_and_checked(tmp_path):
+    """Any date after registry.data_cutoff is impossible; with on_invalid: exclude the
+    patient is excluded and counted under that reason."""
+    folder = write_files(tmp_path / "x", {
+        "patients.csv": patients(P1, P2),
+        "assessments.csv": table("assessments.csv", "P1,2019-03-01,HFMSE,20", "P2,2013-01-01,HFMSE,30"),
+    })
+    rule = "date after the data cut-off (2019-01-31)"
+    assert problems_of(folder, data_cutoff="2019-01-31") == [
+        Problem("assessments.csv", 2, "date", "2019-03-01", rule),
+        Problem("patients.csv", 2, "last_contact_date", "2020-01-01", rule),
+        Problem("patients.csv", 3, "last_contact_date", "2019-06-30", rule),
+    ]
+    export = read_registry(folder, on_invalid="exclude", data_cutoff="2019-12-31")
+    assert export.excluded.to_dict("records") == [
+        {"patient_id": "P1", "reason": "invalid: patients.last_contact_date: date after the data cut-off (2019-12-31)"}]
+    assert export.data_cutoff.isoformat() == "2019-12-31"
+    with pytest.raises(ConfigError, match="registry.data_cutoff"):
+        read_registry(folder, data_cutoff="2019-02-30")
+
+
+def test_records_after_last_contact_are_legal_and_counted(tmp_path):
+    from smanh.ingest.data_quality import data_quality
+
+    folder = write_files(tmp_path / "x", {
+        "patients.csv": patients(P1, P2),
+        "events.csv": table("events.csv", "P2,niv_start,2019-07-01", "P2,feeding_tube,2019-08-01"),
+        "assessments.csv": table("assessments.csv", "P1,2020-02-01,HFMSE,20", "P1,2019-02-01,HFMSE,22"),
+    })
+    quality = data_quality(read_registry(folder)).query("section == 'after_last_contact'")
+    counts = {(r.table, r.statistic): r.value for r in quality.itertuples()}
+    assert counts == {("events", "rows"): 2, ("events", "patients"): 1, ("treatments", "rows"): 0,
+                      ("treatments", "patients"): 0, ("assessments", "rows"): 1, ("assessments", "patients"): 1,
+                      ("all", "rows"): 3, ("all", "patients"): 2}
+
+
+def test_an_empty_sheet_or_form_is_an_empty_table(tmp_path):
+    """A workbook sheet left blank (no header) for an optional table has no rows of it; a
+    blank patients sheet is a problem. A REDCap export whose repeating forms have no
+    instances gives empty treatments and assessments."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "patients"
+    for line in patients(P1, P2).splitlines():
+        sheet.append(line.split(","))
+    workbook.create_sheet("events")
+    workbook.create_sheet("assessments").append(HEADERS["assessments.csv"].split(","))
+    workbook.save(tmp_path / "export.xlsx")
+    export = read_registry(tmp_path / "export.xlsx")
+    assert (len(export.patients), len(export.events), len(export.assessments)) == (2, 0, 0)
+    workbook["patients"].delete_rows(1, 10)
+    workbook.save(tmp_path / "blank.xlsx")
+    assert problems_of(tmp_path / "blank.xlsx") == [
+        Problem("blank.xlsx[patients]", 0, "", "", "sheet is empty (no header row)")]
+
+    export = pd.read_csv(SAMPLE_REDCAP / redcap_sample.EXPORT_FILE, dtype=str, keep_default_na=False)
+    export = export[export["redcap_repeat_instrument"] == ""]
+    export.to_csv(tmp_path / "redcap.csv", index=False)
+    redcap = redcap_route(tmp_path / "redcap.csv")
+    assert len(redcap.patients) == len(read_registry(SAMPLE).patients)
+    assert (len(redcap.treatments), len(redcap.assessments)) == (0, 0)
+    assert set(redcap.events["event"]) <= {"head_control", "sits_independently", "stands_independently",
+                                           "walks_independently"}  # the milestones' checkbox, not a form

@@ -40,6 +40,22 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
+def empty_figure(message: str, title: str | None = None, figsize=(4.6, 3.0)) -> Figure:
+    """A figure with nothing to draw: one panel that says why (never a blank image)."""
+    fig = new_figure(figsize=figsize)
+    ax = fig.subplots()
+    empty_panel(ax, message)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def empty_panel(ax, message: str) -> None:
+    """A panel of a figure with nothing to draw, saying why."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, wrap=True)
+    ax.set_axis_off()
+
+
 def save_figure(fig: Figure, png: str, svg: str) -> None:
     """PNG at 300 dpi and SVG (the report embeds the SVG: vector, so it stays sharp when a
     reviewer zooms in or prints, and no third copy has to be drawn and quantized)."""

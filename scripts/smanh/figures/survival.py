@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from smanh.disclosure import show_count
 from smanh.figures.common import (
     STRATIFICATION_TITLES,
+    empty_figure,
     new_figure,
     short_name,
     stratum_colour,
@@ -53,6 +54,10 @@ def km_figure(
     points (``data/reference``) are overlaid as diamonds in their stratum's colour.
     """
     set_theme()
+    if curves.empty:
+        return empty_figure(
+            f"{endpoint.replace('_', ' ')}: no stratum with enough patients at risk to estimate a curve",
+            "Kaplan–Meier with delayed entry")
     # Each curve split off once, in table order (iterated: list() would build pandas' .groups).
     by_curve = {key: rows for key, rows in curves.groupby(["stratify_by", "stratum"], sort=False)}
     strata_in = {}
@@ -154,11 +159,8 @@ def parametric_figure(
     set_theme()
     panels = list(dict.fromkeys(zip(parametric_curves["stratify_by"], parametric_curves["stratum"])))
     if not panels:
-        fig = new_figure(figsize=(4.2, 3.6))
-        ax = fig.subplots()
-        ax.text(0.5, 0.5, "no parametric fit (too few events)", ha="center", va="center")
-        ax.set_axis_off()
-        return fig
+        return empty_figure(f"{endpoint.replace('_', ' ')}: no parametric fit (no stratum with enough "
+                            "patients and events)", "Parametric fits", figsize=(4.2, 3.6))
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     fig = new_figure(figsize=(4.0 * columns, 3.3 * rows + 0.4))

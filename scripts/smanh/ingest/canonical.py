@@ -36,7 +36,8 @@ def ingest(registry: dict, redcap: Mapping[str, str], problems_csv: str | Path) 
         location = str(Path(registry["path"]).expanduser())
         kwargs = {"path": location}
     try:
-        export = read_registry(on_invalid=registry["on_invalid"], **kwargs)
+        export = read_registry(on_invalid=registry["on_invalid"], data_cutoff=registry.get("data_cutoff"),
+                               **kwargs)
     except RegistryValidationError as err:
         write_csv(problems_frame(err.problems), problems_csv)
         raise RegistryValidationError(err.problems, written_to=str(problems_csv)) from None
@@ -65,6 +66,8 @@ def store_export(export: RegistryExport, registry: dict, location: str, paths: M
             "format": registry["format"],
             "path": location,
             "on_invalid": registry["on_invalid"],
+            "data_cutoff": export.data_cutoff.isoformat(),
+            "data_cutoff_from": "registry.data_cutoff" if registry.get("data_cutoff") else "run date",
             "files": [asdict(s) for s in export.sources],
             "imputed_dates": [
                 {"table": t, "column": c, "n": n} for (t, c), n in export.imputed_dates.items()

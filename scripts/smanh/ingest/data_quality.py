@@ -8,8 +8,13 @@ One long table, ``section, table, field, statistic, value``, with the sections
   ``YYYY`` → 1 July) and their percentage of the known dates;
 * ``follow_up``: years from enrolment to last contact of the analysed patients —
   ``patients``, ``median``, ``q1``, ``q3``, ``total_person_years``;
-* ``assessments``: per scale (and ``all``), ``patients`` assessed, ``assessments``, and
-  assessments per assessed patient ``median``, ``q1``, ``q3``;
+* ``assessments``: per scale of the vocabulary (and ``all``), ``patients`` assessed,
+  ``assessments``, and assessments per assessed patient ``median``, ``q1``, ``q3``;
+* ``recorded``: per event kind of the vocabulary, deaths and treatments, the ``rows`` and
+  ``patients`` the export records (zeros included: an endpoint whose events the export
+  never records is "not recorded", not "no events");
+* ``after_last_contact``: per table (and ``all``), ``rows`` dated after their patient's
+  last contact and the ``patients`` with such rows (legal; follow-up ends at last contact);
 * ``validation``: ``patients_excluded`` and, per table, ``orphan_rows_dropped`` (rows of
   unknown patients) — with ``registry.on_invalid: exclude``; zero otherwise.
 
@@ -23,7 +28,9 @@ import pandas as pd
 
 from smanh.config.units import DAYS_PER_YEAR
 from smanh.ingest.export import RegistryExport
-from smanh.ingest.export_format import CHILD_TABLES
+from smanh.config.scales import SCALES
+from smanh.ingest.export_format import CHILD_TABLES, EVENTS
+from smanh.ingest.relations import after_last_contact
 
 COLUMNS = ["section", "table", "field", "statistic", "value"]
 # Statistics that count patients or rows (small-cell suppression applies in the report).
@@ -57,12 +64,12 @@ def data_quality(export: RegistryExport) -> pd.DataFrame:
         )
     ]
     assessments = export.assessments
-    # Patients and scales numbered once (like groupby: scales sorted, missing keys left
-    # out), then assessments per patient counted with bincount: fast on millions of rows.
+    # Patients numbered once, then assessments per patient counted with bincount: fast on
+    # millions of rows. Every scale of the vocabulary, recorded or not, in sorted order.
     patient, _ = pd.factorize(assessments["patient_id"])
-    scale_of, scales = pd.factorize(assessments["scale"], sort=True)
+    scale_of = assessments["scale"].to_numpy()
     groups = [("all", np.ones(len(assessments), dtype=bool))]
-    groups += [(scale, scale_of == code) for code, scale in enumerate(scales)]
+    groups += [(scale, scale_of == scale) for scale in sorted(SCALES)]
     for scale, in_group in groups:
         counts = np.bincount(patient[in_group & (patient >= 0)])
         per_patient = pd.Series(counts[counts > 0], dtype=np.int64)
@@ -76,12 +83,35 @@ def data_quality(export: RegistryExport) -> pd.DataFrame:
                 ("q3_per_patient", per_patient.quantile(0.75) if len(per_patient) else None),
             )
         ]
+    rows += _recorded(export)
+    rows += [
+        ("after_last_contact", name, "", statistic, value)
+        for name, counts in after_last_contact(export).items()
+        for statistic, value in zip(("rows", "patients"), counts)
+    ]
     rows.append(("validation", "patients", "", "patients_excluded", len(export.excluded)))
     rows += [
         ("validation", name, "patient_id", "orphan_rows_dropped", export.dropped_rows.get(name, 0))
         for name in CHILD_TABLES
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _recorded(export: RegistryExport) -> list[tuple]:
+    """Rows and patients of every event kind, of deaths and of treatments."""
+    events = export.events
+    rows = []
+    for kind in EVENTS:
+        of_kind = events["patient_id"][events["event"] == kind] if len(events) else events.get("patient_id", [])
+        rows += [("recorded", "events", kind, "rows", len(of_kind)),
+                 ("recorded", "events", kind, "patients", int(pd.Series(of_kind).nunique()))]
+    deaths = int(export.patients["death_date"].notna().sum())
+    rows += [("recorded", "patients", "death_date", "rows", deaths),
+             ("recorded", "patients", "death_date", "patients", deaths)]
+    treated = export.treatments["patient_id"] if len(export.treatments) else pd.Series([], dtype=object)
+    rows += [("recorded", "treatments", "", "rows", len(treated)),
+             ("recorded", "treatments", "", "patients", int(treated.nunique()))]
+    return rows
 
 
 def _percent(part: int, whole: int):

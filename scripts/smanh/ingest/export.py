@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -35,6 +36,7 @@ class RegistryExport:
     completeness: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["table", "field", "rows", "known"])
     )
+    data_cutoff: dt.date | None = None  # no date of the export is later
 
     def table(self, name: str) -> pd.DataFrame:
         return getattr(self, name)

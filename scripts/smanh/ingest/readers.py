@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smanh.ingest.export_format import TABLES
+from smanh.ingest.export_format import REQUIRED_TABLES, TABLES
 from smanh.ingest.problems import Finding, Problem
 
 HEADER_LINE = 1
@@ -508,8 +508,12 @@ def read_xlsx(path: Path) -> tuple[dict[str, RawTable], list[Problem], list[Sour
             cells = [cell_text(v, i < len(header) and header[i] in dates) for i, v in enumerate(row)]
             if any(cells):
                 records.append((number, cells))
-        if header is None:
+        if header is None and name in REQUIRED_TABLES:
             problems.append(Problem(file, 0, "", "", "sheet is empty (no header row)"))
+            continue
+        if header is None:  # an optional table left blank: no rows of it, not a broken export
+            tables[name] = empty_table(name, file)
+            sources.append(SourceFile(name, file, sha256(data), 0))
             continue
         table, table_problems = _table_from_records(name, file, header_line, header, records)
         problems += table_problems

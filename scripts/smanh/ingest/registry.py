@@ -23,12 +23,13 @@ dtype('<M8[ns]')
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from smanh.errors import SmanhError
+from smanh.errors import ConfigError, SmanhError
 from smanh.ingest.export import RegistryExport
 from smanh.ingest.export_format import REQUIRED_TABLES, TABLES
 from smanh.ingest.parse import as_str, parse_table, text_cells
@@ -43,7 +44,7 @@ from smanh.ingest.readers import (
     sha256,
 )
 from smanh.ingest.redcap import read_redcap
-from smanh.ingest.relations import exclude_patients, relation_findings
+from smanh.ingest.relations import cutoff_findings, exclude_patients, relation_findings
 
 __all__ = ["RegistryExport", "SourceFile", "read_registry", "ON_INVALID"]
 
@@ -56,6 +57,7 @@ def read_registry(
     format: str = "canonical",  # noqa: A002 - the config key's name
     on_invalid: str = "error",
     redcap: dict | None = None,
+    data_cutoff: dt.date | str | None = None,
 ) -> RegistryExport:
     """Read, type and validate an export.
 
@@ -66,6 +68,8 @@ def read_registry(
     format : ``"canonical"`` or ``"redcap"``.
     on_invalid : ``"error"`` or ``"exclude"`` (see the module docstring).
     redcap : for ``format="redcap"``: ``{"export": ..., "dictionary": ..., "mapping": ...}``.
+    data_cutoff : the export's data cut-off (``registry.data_cutoff``): a date after it is
+        impossible; default today (the run date).
     """
     if on_invalid not in ON_INVALID:
         raise SmanhError(f"on_invalid must be one of: {', '.join(ON_INVALID)} (got {on_invalid!r})")
@@ -79,7 +83,19 @@ def read_registry(
         tables, problems, sources = read_redcap(**redcap)
     else:
         raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap)")
-    return build_export(tables, problems, sources, on_invalid)
+    return build_export(tables, problems, sources, on_invalid, cutoff_date(data_cutoff))
+
+
+def cutoff_date(value: dt.date | str | None) -> dt.date:
+    """The data cut-off: the configured date, or today (the run date) without one."""
+    if value is None or value == "":
+        return dt.date.today()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"config key 'registry.data_cutoff': {value!r} is not a date YYYY-MM-DD") from None
 
 
 # --------------------------------------------------------------------------- formats
@@ -89,7 +105,9 @@ def read_canonical_tables(path: Path) -> tuple[dict[str, RawTable], list[Problem
         tables, problems, sources = read_xlsx(path)
         if problems and not tables and not sources:
             return tables, problems, sources  # not a workbook at all
-        problems += _missing_tables(tables, lambda name: f"{path.name}[{name}]", "required sheet is missing")
+        sheet = lambda name: f"{path.name}[{name}]"  # noqa: E731
+        found = {**tables, **{n: None for n in TABLES if any(p.file == sheet(n) for p in problems)}}
+        problems += _missing_tables(found, sheet, "required sheet is missing")
         return tables, problems, sources
     if not path.is_dir():
         raise SmanhError(
@@ -134,8 +152,10 @@ def build_export(
     file_problems: list[Problem],
     sources: list[SourceFile],
     on_invalid: str = "error",
+    data_cutoff: dt.date | None = None,
 ) -> RegistryExport:
-    """Type and validate raw tables; raise or exclude per ``on_invalid``."""
+    """Type and validate raw tables; raise or exclude per ``on_invalid``; a date after
+    ``data_cutoff`` (default today) is a problem."""
     from smanh.ingest.schema import schema_findings  # pandera: a 0.15 s import, needed only here
 
     problems = list(file_problems)
@@ -159,12 +179,14 @@ def build_export(
         texts[name] = text_cells(table, spec)
         findings += schema_findings(name, frame, texts[name])
     findings += relation_findings(typed, texts)
+    findings += cutoff_findings(typed, texts, data_cutoff or dt.date.today())
     located = [raw[f.table].problem(f) for f in findings]
     completeness = _completeness(raw, texts)
     if problems or (findings and on_invalid == "error"):
         raise RegistryValidationError(problems + located)
     export = RegistryExport(
-        **typed, sources=sources, imputed_dates=imputed, problems=sorted(set(located)), completeness=completeness
+        **typed, sources=sources, imputed_dates=imputed, problems=sorted(set(located)), completeness=completeness,
+        data_cutoff=data_cutoff or dt.date.today(),
     )
     if findings:
         exclude_patients(export, findings)

@@ -4,6 +4,7 @@ problem, each counted under its reason."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import numpy as np
@@ -48,6 +49,38 @@ def relation_findings(typed: dict[str, pd.DataFrame], text: dict[str, pd.DataFra
                     Finding(name, int(r), column, text[name][column].iloc[r], rule) for r in np.flatnonzero(hit)
                 ]
     return findings
+
+
+def cutoff_findings(typed: dict[str, pd.DataFrame], text: dict[str, pd.DataFrame], cutoff: dt.date) -> list[Finding]:
+    """Every date after the data cut-off: a record of the future cannot be in the export."""
+    limit = np.datetime64(cutoff, "ns")
+    rule = f"date after the data cut-off ({cutoff.isoformat()})"
+    findings = []
+    for name, spec in TABLES.items():
+        for column in (c.name for c in spec.columns if c.kind == "date"):
+            after = np.flatnonzero(typed[name][column].to_numpy(dtype="datetime64[ns]") > limit)
+            findings += [Finding(name, int(r), column, text[name][column].iloc[r], rule) for r in after]
+    return findings
+
+
+def after_last_contact(export: RegistryExport) -> dict[str, tuple[int, int]]:
+    """Rows dated after their patient's last contact and the patients with such rows, per
+    child table and for ``all`` of them. Legal (nothing after death or the cut-off), but
+    follow-up ends at last contact: such records do not extend it."""
+    last = export.patients.drop_duplicates("patient_id").set_index("patient_id")["last_contact_date"]
+    counts, anyone = {}, set()
+    for name in CHILD_TABLES:
+        table = export.table(name)
+        if not len(table):
+            counts[name] = (0, 0)
+            continue
+        dates = table[CHILD_DATES[name][0]].to_numpy(dtype="datetime64[ns]")
+        after = dates > _lookup(last, last.index.get_indexer(table["patient_id"]))
+        patients = set(table.loc[after, "patient_id"])
+        counts[name] = (int(after.sum()), len(patients))
+        anyone |= patients
+    counts["all"] = (sum(rows for rows, _ in counts.values()), len(anyone))
+    return counts
 
 
 def _lookup(values: pd.Series, rows: np.ndarray) -> np.ndarray:
