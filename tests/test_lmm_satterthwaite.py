@@ -312,6 +312,13 @@ def test_satterthwaite_can_be_skipped():
         plain.summary(ddf="satterthwaite")
 
 
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_empty_and_one_row_tables_are_refused_clearly(rows):
+    data = pd.DataFrame({"patient_id": ["P1"], "age": [3.0], "score": [20.0]}).head(rows)
+    with pytest.raises(ModelError, match="no observations" if rows == 0 else "at least 2 groups"):
+        fit_lmm(data, "score")
+
 # --------------------------------------------------------------------------- coverage
 
 COVERAGE_REPLICATIONS = 200

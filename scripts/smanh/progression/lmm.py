@@ -849,6 +849,8 @@ def fit_lmm_arrays(
     50
     """
     y = np.asarray(y, dtype=float).ravel()
+    if y.size == 0:  # before the reshapes below, which cannot infer a width from 0 rows
+        raise ModelError("no observations: a mixed model needs at least 2 groups with data")
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
     z = np.asarray(z, dtype=float).reshape(len(y), -1)
     codes, labels = pd.factorize(np.asarray(groups), sort=True)
