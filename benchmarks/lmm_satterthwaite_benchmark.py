@@ -5,7 +5,7 @@ million rows, SMA types 1-4) and times, with the engine's Satterthwaite terms on
 default) and off (``satterthwaite=False``), alternating, best of ``--repeats`` runs:
 
 * one fit of all rows (the largest stratum a job can meet), default model and knot model;
-* the model part of one ``progression_scale`` job: :func:`smanh.progression.analyse_scale`
+* the model part of one ``progression_scale`` job: :func:`smanh.progression.models.analyse_scale`
   with the workflow's default ``progression.stratify_by: [sma_type]`` (a fit per type,
   slopes, fixed effects, trajectories).
 
@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smanh import lmm
-from smanh.progression import ProgressionOptions, ScaleModel, analyse_scale
+from smanh.config.scales import ScaleOptions
+from smanh.progression import lmm, models
+from smanh.progression.models import ProgressionOptions, analyse_scale
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "lmm_satterthwaite.json"
@@ -81,15 +82,16 @@ def main() -> None:
     }
     z = designs["score ~ age + (age | patient_id)"]
     original = lmm.fit_lmm_arrays
-    options = ProgressionOptions(stratify_by=["sma_type"])
+    options = ProgressionOptions(stratify_by=["sma_type"], min_patients=10,
+                                 confidence_level=0.95, trajectory_step=0.25, birth_eras=None)
 
     def job(satterthwaite: bool) -> None:
-        # analyse_scale imports fit_lmm_arrays from smanh.lmm when it runs
-        lmm.fit_lmm_arrays = functools.partial(original, satterthwaite=satterthwaite)
+        # analyse_scale calls the fit_lmm_arrays that smanh.progression.models imported
+        models.fit_lmm_arrays = functools.partial(original, satterthwaite=satterthwaite)
         try:
-            analyse_scale(data, ScaleModel("HFMSE"), options)
+            analyse_scale(data, ScaleOptions("HFMSE"), options)
         finally:
-            lmm.fit_lmm_arrays = original
+            models.fit_lmm_arrays = original
 
     tasks = {
         **{f"one fit of all rows: `{name}`": (

@@ -1,4 +1,4 @@
-"""Satterthwaite degrees of freedom of smanh.lmm against lmerTest 3.1.3, hand computations
+"""Satterthwaite degrees of freedom of smanh.progression.lmm against lmerTest 3.1.3, hand computations
 and simulation.
 
 References (no R needed here):
@@ -17,18 +17,17 @@ References (no R needed here):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import special, stats
 
-from smanh import lmm
+from conftest import FIXTURES
 from smanh.errors import ModelError
-from smanh.lmm import fit_lmm
+from smanh.progression import lmm
+from smanh.progression.lmm import fit_lmm
 
-FIXTURES = Path(__file__).parent / "fixtures" / "lmm"
+FIXTURES = FIXTURES / "lmm"
 REFERENCE = pd.read_csv(FIXTURES / "satterthwaite_reference.csv", keep_default_na=False)
 REFERENCE["value"] = REFERENCE["value"].astype(float)
 CASES = sorted(set(zip(REFERENCE["dataset"], REFERENCE["model"], REFERENCE["reml"])))
