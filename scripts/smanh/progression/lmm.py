@@ -26,6 +26,15 @@ automatically. The documented fallback when ``singular_`` is true is for the *ca
 simpler random-effects structure (e.g. ``random=[]``, random intercept only) and to report
 that it did so; the message in ``messages_`` says which component collapsed.
 
+Small-sample inference: Satterthwaite degrees of freedom for every fixed effect and any
+linear contrast ``L'beta`` exactly as lmerTest 3.1 computes them (``summary(fit)``,
+``contest(fit, L)``; REML and ML), from the variance parameters ``(theta, sigma)``, the
+analytic derivatives of ``vcov(beta)`` and the Hessian of the deviance (central differences
+of the analytic gradient; see the Satterthwaite section). ``LMMResult.summary(ddf=
+"satterthwaite")``, ``conf_int(ddf="satterthwaite")`` and ``contrast(L)`` give t statistics,
+p-values and t intervals; the Wald (normal) versions stay the defaults of ``summary`` and
+``conf_int``.
+
 Models that are not identifiable are refused with :class:`smanh.errors.ModelError` before any
 fitting: non-finite values or missing groups; fewer than 2 groups; ``n_obs <= p + q(q+1)/2``;
 a response of zero variance; a rank-deficient fixed-effects design; random slopes when every
@@ -47,6 +56,8 @@ Example
 >>> fit = fit_lmm(data, "score", ["age"], ["age"], "patient_id")
 >>> round(float(fit.params_["age"]), 1)
 -1.0
+>>> fit.summary(ddf="satterthwaite").columns.tolist()
+['estimate', 'se', 'df', 't', 'p', 'lower', 'upper']
 """
 
 from __future__ import annotations
@@ -108,12 +119,21 @@ class LMMResult:
         Optimiser and diagnostic messages (warnings about the fit).
     random_effects_ : pandas.DataFrame
         Conditional modes (BLUPs) of the random effects, one row per group.
+    vcov_varpar_ : pandas.DataFrame or None
+        Asymptotic covariance of the variance parameters ``(theta1, ..., thetak, sigma)``:
+        twice the inverse Hessian of the deviance in that parameterisation (lmerTest's
+        ``vcov_varpar``). None when fitted with ``satterthwaite=False``.
+    jac_cov_params_ : numpy.ndarray or None
+        ``(k + 1, p, p)``: derivative of ``cov_params_`` with respect to each variance
+        parameter, in the order of ``vcov_varpar_`` (lmerTest's ``Jac_list``).
 
     Examples
     --------
     >>> fit.conf_int().loc["age"]          # doctest: +SKIP
     lower   -1.09
     upper   -0.91
+    >>> fit.summary(ddf="satterthwaite").loc["age", ["df", "p"]]  # doctest: +SKIP
+    >>> fit.contrast({"age": 1, "age_after_5": 1})                # doctest: +SKIP
     """
 
     params_: pd.Series
@@ -131,6 +151,8 @@ class LMMResult:
     singular_: bool
     messages_: list[str] = field(default_factory=list)
     random_effects_: pd.DataFrame | None = None
+    vcov_varpar_: pd.DataFrame | None = None
+    jac_cov_params_: np.ndarray | None = None
 
     @property
     def bse_(self) -> pd.Series:
@@ -150,24 +172,144 @@ class LMMResult:
         """``-2 loglik_`` (lme4's REML criterion for REML fits)."""
         return -2.0 * self.loglik_
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Wald confidence intervals of the fixed effects (lme4 ``confint(method="Wald")``).
+    def conf_int(self, level: float = 0.95, ddf: str = "wald") -> pd.DataFrame:
+        """Confidence intervals of the fixed effects.
+
+        ``ddf="wald"`` (default): normal quantiles (lme4 ``confint(method="Wald")``);
+        ``ddf="satterthwaite"``: t quantiles with Satterthwaite degrees of freedom
+        (lmerTest ``contest1D(fit, L, confint = TRUE)`` per coefficient).
 
         Examples
         --------
         >>> fit.conf_int(0.9).columns.tolist()  # doctest: +SKIP
         ['lower', 'upper']
         """
-        z = special.ndtri(0.5 + level / 2.0)
-        half = z * self.bse_
-        return pd.DataFrame({"lower": self.params_ - half, "upper": self.params_ + half})
+        table = self.summary(ddf=ddf, level=level)
+        return table[["lower", "upper"]]
 
-    def summary(self) -> pd.DataFrame:
-        """Fixed-effects table: estimate, SE, z and Wald 95% interval."""
-        ci = self.conf_int()
-        return pd.DataFrame(
-            {"estimate": self.params_, "se": self.bse_, "z": self.params_ / self.bse_}
-        ).join(ci)
+    @property
+    def df_satterthwaite_(self) -> pd.Series:
+        """Satterthwaite degrees of freedom of every fixed effect (lmerTest's ``df``)."""
+        return pd.Series(
+            self.satterthwaite_df(np.eye(self.params_.size)), index=self.params_.index
+        )
+
+    def satterthwaite_df(self, contrast) -> float | np.ndarray:
+        """Satterthwaite degrees of freedom of ``L'beta`` (lmerTest 3.1 ``contest1D``).
+
+        ``df = 2 (L'CL)^2 / (g' A g)`` with ``C = cov_params_``, ``g_j = L' (dC/dvarpar_j) L``
+        and ``A = vcov_varpar_``.
+
+        Parameters
+        ----------
+        contrast : mapping, Series or array
+            Weights ``L`` by coefficient name (missing names weigh 0) or a length-p vector;
+            a ``(m, p)`` array gives m contrasts at once.
+
+        Returns
+        -------
+        float, or array (m,) for a 2-D ``contrast``. ``inf`` when the variance of
+        ``L'beta`` does not depend on the variance parameters within the retained
+        directions of ``vcov_varpar_``.
+        """
+        weights = self._contrast_matrix(contrast)
+        if self.vcov_varpar_ is None or self.jac_cov_params_ is None:
+            raise ModelError(
+                "this fit was made with satterthwaite=False: refit with satterthwaite=True "
+                "for Satterthwaite degrees of freedom"
+            )
+        cov = self.cov_params_.to_numpy()
+        var = np.einsum("mi,ij,mj->m", weights, cov, weights)
+        grad = np.einsum("mi,kij,mj->mk", weights, self.jac_cov_params_, weights)
+        denom = np.einsum("mk,kl,ml->m", grad, self.vcov_varpar_.to_numpy(), grad)
+        with np.errstate(divide="ignore"):
+            df = 2.0 * var**2 / denom
+        return float(df[0]) if np.ndim(contrast) == 1 or _is_mapping(contrast) else df
+
+    def contrast(
+        self, contrast, level: float = 0.95, *, ddf: str = "satterthwaite", rhs: float = 0.0
+    ) -> pd.Series:
+        """Estimate and test one linear contrast ``L'beta`` (lmerTest's ``contest1D`` with
+        ``confint = TRUE``), e.g. the age slope after a knot, ``{"age": 1, "age_after_5": 1}``.
+
+        Parameters
+        ----------
+        contrast : mapping, Series or array (p,)
+            Weights by coefficient name (missing names weigh 0) or a length-p vector.
+        level : float, default 0.95
+            Confidence level of ``lower``/``upper``.
+        ddf : {"satterthwaite", "wald"}
+            t distribution with Satterthwaite df, or the normal distribution (``df = inf``).
+        rhs : float, default 0
+            Value under the null hypothesis (the interval does not depend on it).
+
+        Returns
+        -------
+        pandas.Series
+            ``estimate, se, df, t, p, lower, upper`` (``p`` two-sided).
+        """
+        if np.ndim(contrast) > 1:
+            raise ModelError("contrast(): one contrast at a time (a mapping or a length-p vector)")
+        weights = self._contrast_matrix(contrast)[0]
+        estimate = float(weights @ self.params_.to_numpy())
+        se = float(np.sqrt(weights @ self.cov_params_.to_numpy() @ weights))
+        df = self.satterthwaite_df(weights) if _ddf_method(ddf) == "satterthwaite" else np.inf
+        t = (estimate - rhs) / se if se > 0 else np.nan
+        # stdtr/stdtrit are the normal distribution at df = inf (Wald)
+        half = float(special.stdtrit(df, 0.5 + level / 2.0)) * se
+        return pd.Series({
+            "estimate": estimate, "se": se, "df": df, "t": t,
+            "p": 2.0 * float(special.stdtr(df, -abs(t))) if np.isfinite(t) else np.nan,
+            "lower": estimate - half, "upper": estimate + half,
+        })
+
+    def summary(self, ddf: str = "wald", level: float = 0.95) -> pd.DataFrame:
+        """Fixed-effects table.
+
+        ``ddf="wald"`` (default): ``estimate, se, z, lower, upper`` (normal, as before);
+        ``ddf="satterthwaite"``: ``estimate, se, df, t, p, lower, upper`` — lmerTest's
+        ``summary(fit)$coefficients`` with t intervals.
+        """
+        if _ddf_method(ddf) == "wald":
+            z = special.ndtri(0.5 + level / 2.0)
+            half = z * self.bse_
+            return pd.DataFrame({
+                "estimate": self.params_, "se": self.bse_, "z": self.params_ / self.bse_,
+                "lower": self.params_ - half, "upper": self.params_ + half,
+            })
+        rows = [self.contrast(row, level) for row in np.eye(self.params_.size)]
+        return pd.DataFrame(rows, index=self.params_.index)
+
+    def _contrast_matrix(self, contrast) -> np.ndarray:
+        """Contrast weights as an ``(m, p)`` array, checked against the coefficients."""
+        names = self.params_.index
+        if _is_mapping(contrast):
+            weights = pd.Series(contrast, dtype=float)
+            unknown = [k for k in weights.index if k not in names]
+            if unknown:
+                raise ModelError(
+                    f"contrast names {unknown} are not coefficients of the model "
+                    f"({list(names)})"
+                )
+            return weights.reindex(names, fill_value=0.0).to_numpy()[None, :]
+        weights = np.atleast_2d(np.asarray(contrast, dtype=float))
+        if weights.ndim != 2 or weights.shape[1] != names.size or not np.isfinite(weights).all():
+            raise ModelError(
+                f"contrast of shape {np.shape(contrast)} does not match the {names.size} "
+                f"coefficients {list(names)} (or is not finite)"
+            )
+        return weights
+
+
+def _is_mapping(value) -> bool:
+    return isinstance(value, (dict, pd.Series))
+
+
+def _ddf_method(ddf: str) -> str:
+    method = str(ddf).lower()
+    if method not in ("wald", "satterthwaite"):
+        raise ModelError(f"ddf={ddf!r}: use 'satterthwaite' (t) or 'wald' (normal)")
+    return method
 
 
 # --------------------------------------------------------------------------- cross products
@@ -294,6 +436,16 @@ def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
 
 
 @dataclass
+class _GradientTerms:
+    """Per-group pieces of the analytic gradient, kept for the Satterthwaite derivatives."""
+
+    pmat: np.ndarray  # (q, q, G) P_i = L_i^-1 Lambda' Z_i'Z_i
+    c: np.ndarray  # (q, p+1, G) [RZX_i | cu_i]
+    aa: np.ndarray  # (q, q) sum_i a_i a_i', a_i = Z_i'V_i^-1 e_i
+    zt_vinv_x: np.ndarray | None  # (q, p, G) B_i = Z_i'V_i^-1 X_i (REML only)
+
+
+@dataclass
 class _Profile:
     """Everything the profiled deviance determines at one theta."""
 
@@ -304,6 +456,7 @@ class _Profile:
     a_inv: np.ndarray | None  # (X' V^-1 X)^-1, V relative to sigma^2
     u: np.ndarray | None  # (q, G) spherical conditional modes
     lam: np.ndarray
+    terms: _GradientTerms | None = None  # per-group pieces of the gradient, when computed
 
 
 def _profile(theta: np.ndarray, cp: _CrossProducts, reml: bool, gradient: bool) -> _Profile:
@@ -335,12 +488,14 @@ def _profile(theta: np.ndarray, cp: _CrossProducts, reml: bool, gradient: bool) 
         dev += 2.0 * np.log(np.diag(rx)).sum()
     a_inv = np.linalg.inv(rx @ rx.T)
     u = c[:, p] - np.tensordot(beta, c[:, :p], axes=(0, 1))  # L_i^-1 Lambda' Z_i' e_i
-    grad = _gradient(cp, lam, low, lt_s, c, u, beta, r2, df, a_inv, reml) if gradient else None
-    return _Profile(dev, grad, beta, r2, a_inv, _batched_backward(low, u), lam)
+    grad, terms = (
+        _gradient(cp, lam, low, lt_s, c, u, beta, r2, df, a_inv, reml) if gradient else (None, None)
+    )
+    return _Profile(dev, grad, beta, r2, a_inv, _batched_backward(low, u), lam, terms)
 
 
-def _gradient(cp, lam, low, lt_s, c, u, beta, r2, df, a_inv, reml) -> np.ndarray:
-    """Analytic gradient of the profiled deviance with respect to theta.
+def _gradient(cp, lam, low, lt_s, c, u, beta, r2, df, a_inv, reml):
+    """Analytic gradient of the profiled deviance with respect to theta (and its pieces).
 
     With ``D = Lambda Lambda'`` and ``V_i = I + Z_i D Z_i'``, the deviance derivative is
     ``tr(H dD)`` with ``H = sum_i Z_i'V_i^-1 Z_i - (df/r^2) sum_i a_i a_i'
@@ -353,15 +508,23 @@ def _gradient(cp, lam, low, lt_s, c, u, beta, r2, df, a_inv, reml) -> np.ndarray
     pmat = _batched_forward(low, lt_s)  # (q, q, G), P[k, i]
     zte = cp.ztxy[:, p] - np.tensordot(beta, cp.ztxy[:, :p], axes=(0, 1))  # Z_i' e_i
     a = zte - np.einsum("kig,kg->ig", pmat, u)
+    aa = a @ a.T
     h = cp.ztz.sum(axis=-1) - sum(pmat[k] @ pmat[k].T for k in range(q))
-    h -= (df / r2) * (a @ a.T)
+    h -= (df / r2) * aa
+    b = None
     if reml:
-        b = cp.ztxy[:, :p].copy()  # Z_i'V_i^-1 X_i = Z_i'X_i - P_i' RZX_i
-        for k in range(q):
-            b -= pmat[k][:, None, :] * c[k, :p][None, :, :]
+        b = _zt_vinv_x(cp, pmat, c)
         h -= _rmul(b, a_inv).reshape(q, -1) @ b.reshape(q, -1).T
     rows, cols = _tril_index(q)
-    return (2.0 * h @ lam)[rows, cols]
+    return (2.0 * h @ lam)[rows, cols], _GradientTerms(pmat, c, aa, b)
+
+
+def _zt_vinv_x(cp: _CrossProducts, pmat: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``B_i = Z_i'V_i^-1 X_i = Z_i'X_i - P_i' RZX_i`` for every group, ``(q, p, G)``."""
+    b = cp.ztxy[:, : cp.p].copy()
+    for k in range(cp.q):
+        b -= pmat[k][:, None, :] * c[k, : cp.p][None, :, :]
+    return b
 
 
 # --------------------------------------------------------------------------- optimisation
@@ -481,6 +644,82 @@ def _newton_polish(theta, cp, reml, max_steps: int = 6) -> tuple[np.ndarray, boo
     return theta, hess_ok, evals
 
 
+# --------------------------------------------------------------------------- Satterthwaite
+# lmerTest 3.1 (Kuznetsova et al. 2017, J Stat Softw 82(13), section 3.2): variance
+# parameters varpar = (theta, sigma); the Satterthwaite df of a contrast L'beta is
+# 2 (L'CL)^2 / (g'Ag), C = vcov(beta)(varpar), g = d(L'CL)/d varpar, A = 2 H^-1 with H the
+# Hessian of the deviance *not* profiled over sigma, D(theta, sigma) = f(theta) +
+# r2(theta) / sigma^2 + df log(2 pi sigma^2) (lmerTest's ``devfun_vp``; f = log|L|^2 [+
+# log|RX|^2 for REML], df = n [- p for REML]). lmerTest differentiates numerically (numDeriv,
+# Richardson); here C's derivatives are analytic and H comes from the analytic gradient.
+
+#: lmerTest's tolerance on the eigenvalues of H: only those above it are inverted.
+_VARPAR_EIGEN_TOL = 1e-8
+
+
+def _varpar_hessian(theta: np.ndarray, cp: _CrossProducts, reml: bool, prof: _Profile):
+    """Hessian of lmerTest's deviance ``D(theta, sigma)`` at the optimum ``theta``.
+
+    At sigma^2 = r2/df the profiled deviance d(theta) = min_sigma D is the Schur complement
+    of the sigma block, so only d's Hessian needs numerical differentiation (central
+    differences of the analytic gradient); the sigma rows follow from r2 and its analytic
+    gradient ``dr2/dD = -sum_i a_i a_i'``::
+
+        D_ss = 4 df / sigma^2,   D_ts = -2 dr2 / sigma^3,
+        D_tt = d'' + dr2 dr2' / (df sigma^4).
+    """
+    df = cp.n - cp.p if reml else cp.n
+    sigma2 = prof.r2 / df
+    rows, cols = _tril_index(cp.q)
+    dr2 = (-2.0 * prof.terms.aa @ prof.lam)[rows, cols]
+    k = theta.size
+    hess = np.empty((k + 1, k + 1))
+    hess[:k, :k] = _hessian(theta, cp, reml) * cp.n + np.outer(dr2, dr2) / (df * sigma2**2)
+    hess[:k, k] = hess[k, :k] = -2.0 * dr2 / sigma2**1.5
+    hess[k, k] = 4.0 * df / sigma2
+    return hess
+
+
+def _cov_params_jacobian(cp: _CrossProducts, prof: _Profile, sigma2: float) -> np.ndarray:
+    """Analytic derivatives of ``vcov(beta) = sigma^2 A^-1`` (``A = X'V^-1 X``, V relative)
+    with respect to theta and sigma, ``(k + 1, p, p)``: lmerTest's ``Jac_list``.
+
+    ``dA/dtheta_j = -sum_i B_i' dD_j B_i`` with ``dD_j = E_j Lambda' + Lambda E_j'`` (E_j: the
+    unit matrix at theta_j's position), so with ``K_i = Lambda' B_i`` the sum is
+    ``S + S'``, ``S = sum_i B_i[r]' K_i[c]``; ``d vcov / d sigma = 2 sigma A^-1``.
+    """
+    t = prof.terms
+    b = t.zt_vinv_x if t.zt_vinv_x is not None else _zt_vinv_x(cp, t.pmat, t.c)
+    k_mat = _lmul(prof.lam.T, b)
+    rows, cols = _tril_index(cp.q)
+    jac = np.empty((rows.size + 1, cp.p, cp.p))
+    for j, (r, c) in enumerate(zip(rows, cols)):
+        s = b[r] @ k_mat[c].T  # (p, p), sum over groups
+        jac[j] = sigma2 * prof.a_inv @ (s + s.T) @ prof.a_inv
+    jac[-1] = 2.0 * np.sqrt(sigma2) * prof.a_inv
+    return jac
+
+
+def _satterthwaite_terms(theta: np.ndarray, cp: _CrossProducts, reml: bool, prof: _Profile):
+    """``vcov_varpar`` (2 H^-1, pseudo-inverse over eigenvalues > 1e-8 as lmerTest),
+    ``Jac_list`` and messages about the Hessian, at the optimum."""
+    df = cp.n - cp.p if reml else cp.n
+    sigma2 = prof.r2 / df
+    hess = _varpar_hessian(theta, cp, reml, prof)
+    values, vectors = np.linalg.eigh(hess)
+    keep = values > _VARPAR_EIGEN_TOL
+    vcov_varpar = 2.0 * (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+    messages = []
+    if not keep.all():
+        dropped = ", ".join(f"{v:.1e}" for v in values[~keep])
+        messages.append(
+            f"WARNING: the Hessian of the deviance in (theta, sigma) has eigenvalue(s) {dropped} "
+            "at or below 1e-8 (left out of its inverse, as lmerTest does): Satterthwaite degrees "
+            "of freedom are unreliable"
+        )
+    return vcov_varpar, _cov_params_jacobian(cp, prof, sigma2), messages
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -564,6 +803,7 @@ def fit_lmm_arrays(
     fe_names: Sequence[str] | None = None,
     re_names: Sequence[str] | None = None,
     theta0: np.ndarray | None = None,
+    satterthwaite: bool = True,
 ) -> LMMResult:
     """Fit ``y = X beta + Z b + e`` with ``b_i ~ N(0, G)`` per group, by REML or ML.
 
@@ -583,6 +823,10 @@ def fit_lmm_arrays(
         Column names for the results.
     theta0 : array, optional
         Starting relative covariance factor (default: identity, as lme4).
+    satterthwaite : bool, default True
+        Compute what Satterthwaite degrees of freedom need (``vcov_varpar_``,
+        ``jac_cov_params_``: 2 k evaluations of the deviance gradient, k = number of
+        theta, where a fit takes 30-100). False leaves them None (Wald inference only).
 
     Returns
     -------
@@ -605,6 +849,8 @@ def fit_lmm_arrays(
     50
     """
     y = np.asarray(y, dtype=float).ravel()
+    if y.size == 0:  # before the reshapes below, which cannot infer a width from 0 rows
+        raise ModelError("no observations: a mixed model needs at least 2 groups with data")
     x = np.asarray(x, dtype=float).reshape(len(y), -1)
     z = np.asarray(z, dtype=float).reshape(len(y), -1)
     codes, labels = pd.factorize(np.asarray(groups), sort=True)
@@ -628,7 +874,14 @@ def fit_lmm_arrays(
             "WARNING: the Hessian of the deviance is not positive definite at the optimum "
             "the fit may be a saddle point or poorly identified"
         )
-    return _result(cp, prof, res, theta, reml, n_groups, labels, fe_names, re_names, messages)
+    result = _result(cp, prof, res, theta, reml, n_groups, labels, fe_names, re_names, messages)
+    if satterthwaite:
+        vcov_varpar, jac, notes = _satterthwaite_terms(theta, cp, reml, prof)
+        names = [f"theta{j + 1}" for j in range(theta.size)] + ["sigma"]
+        result.vcov_varpar_ = pd.DataFrame(vcov_varpar, index=names, columns=names)
+        result.jac_cov_params_ = jac
+        result.messages_ += notes
+    return result
 
 
 def _result(
@@ -687,6 +940,7 @@ def fit_lmm(
     reml: bool = True,
     intercept: bool = True,
     random_intercept: bool = True,
+    satterthwaite: bool = True,
 ) -> LMMResult:
     """Fit ``response ~ fixed + (random | group)`` like ``lme4::lmer``.
 
@@ -707,6 +961,8 @@ def fit_lmm(
         REML (default, as lme4) or ML.
     intercept, random_intercept : bool, default True
         Add an ``(Intercept)`` column to the fixed / random design.
+    satterthwaite : bool, default True
+        Prepare Satterthwaite degrees of freedom (see :func:`fit_lmm_arrays`).
 
     Returns
     -------
@@ -739,6 +995,7 @@ def fit_lmm(
         reml=reml,
         fe_names=list(x_frame.columns),
         re_names=list(z_frame.columns),
+        satterthwaite=satterthwaite,
     )
 
 
