@@ -27,7 +27,7 @@ from smanh.progression.change import (
 )
 from smanh.progression.floor_ceiling import FLOOR_CEILING_COLUMNS, floor_ceiling
 from smanh.progression.lmm import fit_lmm
-from smanh.progression.models import SLOPE_COLUMNS, ProgressionOptions, analyse_scale
+from smanh.progression.models import SLOPE_COLUMNS, ProgressionOptions, analyse_scale, not_modelled_note
 from smanh.progression.scale import progression_scale
 from smanh.progression.selection import natural_history_assessments
 
@@ -255,7 +255,7 @@ def test_degenerate_strata_have_documented_outcomes():
     slopes = tables["lmm_slopes"].set_index("stratum")
     assert vc.loc["2", "status"] == "fitted"
     assert vc.loc["3", "status"] == "not_modelled"
-    assert "3 patient(s) < progression.min_patients (10)" in vc.loc["3", "note"]
+    assert vc.loc["3", "note"] == slopes.loc["3", "note"] == not_modelled_note(10)
     assert vc.loc["1", "status"] == "not_modelled" and "not separable" in vc.loc["1", "note"]
     assert vc.loc["4", "status"] == "not_modelled" and "zero variance" in vc.loc["4", "note"]
     assert vc.loc["0", "status"] == "random_intercept_only"

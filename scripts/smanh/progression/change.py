@@ -244,13 +244,15 @@ def change_table(
                 "threshold": threshold, "note": "",
             }
             if n < min_patients:
-                row["note"] = (
-                    f"{n} patient(s) with a pair < progression.min_patients ({min_patients}): "
-                    "reported, not estimated"
-                )
+                row["note"] = (f"fewer than {min_patients} patients with a pair (progression.min_patients): "
+                               "counted, not estimated")
             else:
                 row.update(summarise_change(chosen["change"].to_numpy(), threshold, level, method))
             rows.append(row)
+    if pairs.empty:
+        rows.append({"scale": scale, "stratify_by": "all", "stratum": "all", "n_pairs": 0, "n_patients": 0,
+                     "threshold": threshold, "note": "no patient with a pair of natural-history assessments "
+                                                     "in the window"})
     table = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for column in ("n_pairs", "n_patients", "n_declined", "n_stable", "n_improved"):
         table[column] = table[column].astype("Int64")

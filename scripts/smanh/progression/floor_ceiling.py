@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 
 from smanh.config.scales import SCALES
+from smanh.progression.models import no_assessments_note
 from smanh.progression.selection import distinct_patients, strata_of
 
 FLOOR_CEILING_COLUMNS = [
     "scale", "stratify_by", "stratum", "n_patients", "n_assessments", "floor", "ceiling",
     "n_at_floor", "n_at_ceiling", "share_at_floor", "share_at_ceiling",
-    "n_patients_ever_at_floor", "n_patients_ever_at_ceiling",
+    "n_patients_ever_at_floor", "n_patients_ever_at_ceiling", "note",
 ]
 
 
@@ -43,7 +44,11 @@ def floor_ceiling(data: pd.DataFrame, scale: str, stratifications, birth_eras=No
                 "n_patients_ever_at_ceiling": (
                     distinct_patients(patient[part & at_ceiling]) if high is not None else np.nan
                 ),
+                "note": "" if high is not None else "open-ended scale: no ceiling",
             })
+    if data.empty:
+        rows.append({"scale": scale, "stratify_by": "all", "stratum": "all", "n_patients": 0,
+                     "n_assessments": 0, "floor": low, "ceiling": high, "note": no_assessments_note(scale)})
     table = pd.DataFrame(rows, columns=FLOOR_CEILING_COLUMNS)
     for column in FLOOR_CEILING_COLUMNS:
         if column.startswith("n_"):

@@ -56,7 +56,7 @@ from smanh.progression.selection import distinct_patients, strata_of
 
 SLOPE_COLUMNS = [
     "scale", "stratify_by", "stratum", "n_patients", "n_assessments", "slope_per_year", "se",
-    "lo", "hi",
+    "lo", "hi", "note",
 ]
 FIXED_EFFECT_COLUMNS = [
     "scale", "stratify_by", "stratum", "model", "kind", "term", "estimate", "se", "lo", "hi",
@@ -184,9 +184,9 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
             n_pat, n_obs = counts[stratum]
             rows = codes == code[stratum]
             slope = {"slope_per_year": np.nan, "se": np.nan, "lo": np.nan, "hi": np.nan}
+            note = ""
             if stratum not in modelled:
-                note = (f"{n_pat} patient(s) < progression.min_patients "
-                        f"({options.min_patients}): reported, not modelled")
+                note = not_modelled_note(options.min_patients)
                 out["lmm_variance_components"].append(_variance_row(
                     model, stratify_by, stratum, "separate",
                     StratumFit(None, "not_modelled", note), n_pat, n_obs, model.formula()))
@@ -208,6 +208,7 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
                                 "scale": model.name, "stratify_by": stratify_by,
                                 "stratum": stratum, "model": "separate",
                                 "kind": "coefficient", "term": term, **row})
+                note = _short_note(result)
                 if result.fit is not None:
                     contrasts = segment_contrasts(result.columns, model.knots, contrast_stratum)
                     for name, vec in contrasts.items():
@@ -228,7 +229,10 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
                     out["lmm_trajectories"].append(traj)
             out["lmm_slopes"].append({
                 "scale": model.name, "stratify_by": stratify_by, "stratum": stratum,
-                "n_patients": n_pat, "n_assessments": n_obs, **slope})
+                "n_patients": n_pat, "n_assessments": n_obs, **slope, "note": note})
+    if data.empty:
+        out["lmm_slopes"].append({"scale": model.name, "stratify_by": "all", "stratum": "all",
+                                  "n_patients": 0, "n_assessments": 0, "note": no_assessments_note(model.name)})
     return {
         "lmm_slopes": pd.DataFrame(out["lmm_slopes"], columns=SLOPE_COLUMNS),
         "lmm_fixed_effects": pd.DataFrame(out["lmm_fixed_effects"], columns=FIXED_EFFECT_COLUMNS),
@@ -239,6 +243,26 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
             if out["lmm_trajectories"] else pd.DataFrame(columns=TRAJECTORY_COLUMNS)
         ),
     }
+
+
+def not_modelled_note(min_patients: int) -> str:
+    return f"fewer than {min_patients} patients (progression.min_patients): counted, not modelled"
+
+
+def no_assessments_note(scale: str) -> str:
+    return f"no natural-history {scale} assessments in the export"
+
+
+def _short_note(result: StratumFit) -> str:
+    """What a slope's reader must know of its fit, in a phrase (the full message is in
+    ``lmm_variance_components.csv``)."""
+    if result.status == "not_modelled":
+        return "not modelled: " + result.note.removeprefix("not modelled: ").split("; ")[0]
+    if result.status == "random_intercept_only":
+        return "random intercept only: the random age slope is not identifiable"
+    if result.fit is not None and result.fit.singular_:
+        return "singular fit: a variance component is estimated as zero"
+    return ""
 
 
 def _coefficients(fit: LMMResult, level: float) -> dict[str, dict]:

@@ -32,6 +32,7 @@ SUMMARY_COLUMNS = [
     "stratum",
     "n",
     "events",
+    "note",
     "median_years",
     "median_lo",
     "median_hi",
@@ -53,6 +54,25 @@ TEST_COLUMNS = ["endpoint", "stratify_by", "test", "strata", "n", "events", "chi
 def landmark_column(age: float) -> str:
     """``s_1y`` for 1, ``s_0.5y`` for 0.5."""
     return f"s_{age:g}y"
+
+
+NO_EVENTS = "no events: survival stays 1, median not reached"
+
+
+def not_modelled_note(min_stratum_size: int) -> str:
+    return f"fewer than {min_stratum_size} patients (analysis.min_stratum_size): counted, not modelled"
+
+
+def no_patients_at_risk(dataset: pd.DataFrame) -> dict[str, str]:
+    """Endpoints of ``dataset`` without any patient at risk, with why (the exclusion
+    reasons that emptied them): their tables keep one row that says so."""
+    empty = {}
+    for name, rows in dataset.groupby("endpoint", sort=False):
+        if not (rows["excluded_reason"] == "").any():
+            reasons = ", ".join(dict.fromkeys(rows["excluded_reason"]))
+            empty[name] = f"no patient at risk for this endpoint (excluded: {reasons})" if reasons else (
+                "no patient at risk for this endpoint")
+    return empty
 
 
 def fit_strata(
@@ -91,7 +111,8 @@ def km_tables(
     ):
         key = {"endpoint": endpoint_name, "stratify_by": by, "stratum": label}
         if fit is None:  # reported, not modelled
-            summaries.append({**key, "n": len(group), "events": int(group["event"].sum())})
+            summaries.append({**key, "n": len(group), "events": int(group["event"].sum()),
+                              "note": not_modelled_note(min_stratum_size)})
             continue
         median, lo, hi = fit.median()
         landmarks = fit.survival_at(landmark_ages)
@@ -100,6 +121,7 @@ def km_tables(
                 **key,
                 "n": fit.n_subjects,
                 "events": fit.events,
+                "note": "" if fit.events else NO_EVENTS,
                 "median_years": median,
                 "median_lo": lo,
                 "median_hi": hi,
@@ -118,6 +140,10 @@ def km_tables(
                 }
             )
         )
+    summaries += [
+        {"endpoint": name, "stratify_by": "all", "stratum": "all", "n": 0, "events": 0, "note": note}
+        for name, note in no_patients_at_risk(dataset).items()
+    ]
     summary_columns = SUMMARY_COLUMNS + [landmark_column(a) for a in landmark_ages]
     summary = pd.DataFrame(summaries, columns=summary_columns)
     summary[["median_years", "median_lo", "median_hi"]] = summary[
