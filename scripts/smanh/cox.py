@@ -631,6 +631,8 @@ def _weights_and_clusters(weights, cluster, robust, n):
     if not robust and labels is not None:
         raise ModelError("cluster is only used by the robust variance: drop it or set "
                          "robust=True")
+    if w is not None and not robust and np.all(w == 1):
+        w = None  # the unweighted fit, computed as such
     if w is None and robust:
         w = np.ones(n)
     if w is not None and not np.any(w > 0):
@@ -791,6 +793,8 @@ def cox_zph(fit: CoxResult, entry, exit, event) -> tuple[pd.DataFrame, pd.DataFr
     """
     entry, exit_, status = _check_times(entry, exit, event)
     data = fit._data
+    if data.case_weights is not None:
+        raise ModelError("cox.zph is not available for a weighted or robust Cox model")
     if len(exit_) != len(data.exit) or not np.array_equal(exit_, data.exit):
         raise ModelError("cox_zph needs the same entry, exit and event as the fit")
     event_g = 1 - _km_left(entry, exit_, status, exit_[status])

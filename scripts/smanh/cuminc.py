@@ -44,7 +44,15 @@ from scipy import special
 
 from smanh.errors import ModelError
 from smanh.followup import check_cluster, check_follow_up, check_weights
-from smanh.influence import cluster_codes, segments, sum_of_products
+from smanh.influence import (
+    all_at_risk_have_the_event,
+    canonical_order,
+    carry_forward,
+    cluster_codes,
+    segments,
+    sum_of_products,
+    weighted_at_risk,
+)
 
 __all__ = ["CumulativeIncidence", "aalen_johansen"]
 
@@ -131,7 +139,8 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95, weights=None
     ([0.25, 0.25, 0.75], [0.25, 0.25, 0.25])
     """
     entry, exit_, event = _check(entry, exit, event)
-    if weights is not None or cluster is not None:
+    if cluster is not None or (weights is not None
+                               and np.any(check_weights(weights, len(exit_)) != 1)):
         return _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster)
     # a canonical row order makes every floating-point sum independent of the input order
     order = np.lexsort((event, entry, exit_))
@@ -230,18 +239,22 @@ def _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster):
         _check_patient_rows(entry, exit_, event, labels)
     if not np.any(w > 0):
         raise ModelError("every weight is 0: nothing to estimate from")
+    order = canonical_order(entry, exit_, event, w, labels)
+    entry, exit_, event, w = entry[order], exit_[order], event[order], w[order]
+    labels = labels[order] if labels is not None else None
     states = sorted(int(s) for s in np.unique(event) if s != 0) or [1]
     times, last = np.unique(exit_, return_inverse=True)
     n_times, k_states = len(times), len(states)
     first = np.searchsorted(times, entry, side="right")
-    size = n_times + 1
-    n_risk = np.cumsum(np.bincount(first, w, minlength=size)[:n_times]
-                       - np.bincount(last + 1, w, minlength=size)[:n_times])
+    n_risk = weighted_at_risk(first, last, w, n_times)
     code = np.searchsorted(states, event)
     is_event = event != 0
     d = np.zeros((n_times, k_states))
     np.add.at(d, (last[is_event], code[is_event]), w[is_event])
     d_all = d.sum(1)
+    # everyone left has an event: n is d, not d plus rounding (no one stays event-free)
+    n_risk = np.where(all_at_risk_have_the_event(first, last, is_event, w, n_times), d_all,
+                      n_risk)
     moving = d_all > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         da = np.where(moving[:, None], d / n_risk[:, None], 0.0)
@@ -290,7 +303,7 @@ def _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster):
         xk, fk = x[:, k], cif[:, k]
         var[:, k] = (xk**2 * aa + fk**2 * bb + ee + 2 * xk * fk * ab + 2 * xk * ae
                      + 2 * fk * be)
-    se = np.sqrt(np.maximum(var, 0.0))
+    se = carry_forward(np.sqrt(np.maximum(var, 0.0)), moving)  # R: updated at events only
     lower, upper = _log_ci(cif, se, conf_level)
     return CumulativeIncidence(times, n_risk, states, cif, se, lower, upper, event_free)
 
@@ -302,12 +315,12 @@ def _check_patient_rows(entry, exit_, event, labels) -> None:
     overlap = same & (entry[order][1:] < exit_[order][:-1])
     if overlap.any():
         i = order[1:][np.argmax(overlap)]
-        raise ModelError(f"rows of patient {labels[i]!r} overlap (row {i} starts at {entry[i]}, "
+        raise ModelError(f"rows of patient '{labels[i]}' overlap (row {i} starts at {entry[i]}, "
                          "before the previous row's exit): split follow-up must not overlap")
     after_event = same & (event[order][:-1] != 0)
     if after_event.any():
         i = order[1:][np.argmax(after_event)]
-        raise ModelError(f"patient {labels[i]!r} has a row (row {i}) after its event: the "
+        raise ModelError(f"patient '{labels[i]}' has a row (row {i}) after its event: the "
                          "event must be on the last row")
 
 

@@ -26,7 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Segments", "segments", "sum_of_products", "cluster_integrals", "cluster_codes"]
+__all__ = [
+    "Segments",
+    "all_at_risk_have_the_event",
+    "canonical_order",
+    "carry_forward",
+    "cluster_codes",
+    "cluster_integrals",
+    "segments",
+    "sum_of_products",
+    "weighted_at_risk",
+]
 
 
 @dataclass(frozen=True)
@@ -100,3 +110,56 @@ def cluster_integrals(seg: Segments, basis_sums: np.ndarray) -> np.ndarray:
     """
     per_segment = np.sum(seg.coef * (basis_sums[seg.stop] - basis_sums[seg.start]), axis=1)
     return np.bincount(seg.cluster, per_segment, minlength=seg.n_clusters)
+
+
+def carry_forward(values: np.ndarray, changes: np.ndarray) -> np.ndarray:
+    """``values`` where ``changes``, else the value at the last change (0 before any).
+
+    A variance changes only at event times; between them the sums it is computed from
+    change (rows leave the risk set) and round differently. R keeps the value of the last
+    event time, and quantiles read off the band need exactly flat stretches (they take the
+    first age of a stretch at the same value), so do the same.
+    """
+    last = np.maximum.accumulate(np.where(changes, np.arange(len(changes)), -1))
+    out = np.where((last >= 0).reshape((-1,) + (1,) * (values.ndim - 1)),
+                   values[np.maximum(last, 0)], 0.0)
+    return out
+
+
+def weighted_at_risk(first, last, weights, n_times: int) -> np.ndarray:
+    """Sum of the weights of the rows at risk at every time index: row r is at risk at
+    ``first[r] <= j <= last[r]``.
+
+    As R (``survfitkm.c``) accumulates it, from the last time backwards: rows exiting at or
+    after ``j`` less rows entering after ``j``, so that the small risk sets of the tail
+    carry only the rounding of the tail (a forward running sum would carry that of all the
+    weight that has left). Accumulated in extended precision.
+    """
+    size = n_times + 1
+    exits = np.bincount(last, weights, minlength=size)[:n_times].astype(np.longdouble)
+    entries = np.bincount(first, weights, minlength=size)[:n_times].astype(np.longdouble)
+    exiting_from = np.cumsum(exits[::-1])[::-1]
+    entering_after = np.concatenate([np.cumsum(entries[::-1])[::-1][1:], [0.0]])
+    return (exiting_from - entering_after).astype(float)
+
+
+def all_at_risk_have_the_event(first, last, event, weights, n_times: int) -> np.ndarray:
+    """Whether every row of positive weight at risk at each time has the event there
+    (exact counts): the product-limit factor is then exactly 0, whatever the rounding of
+    the weighted sums."""
+    live = weights > 0
+    size = n_times + 1
+    at_risk = np.cumsum(np.bincount(first[live], minlength=size)[:n_times]
+                        - np.bincount(last[live] + 1, minlength=size)[:n_times])
+    dying = np.bincount(last[live & event], minlength=n_times)
+    return (dying > 0) & (dying == at_risk)
+
+
+def canonical_order(entry, exit_, event, weights, cluster) -> np.ndarray:
+    """A row order that depends only on the rows' values, not on the order they came in:
+    the sums of weights then round the same way whatever that order (deterministic
+    output)."""
+    keys = [weights, event, entry, exit_]
+    if cluster is not None:
+        keys.insert(0, np.unique(cluster, return_inverse=True)[1].reshape(-1))
+    return np.lexsort(keys)

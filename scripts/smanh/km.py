@@ -42,7 +42,16 @@ from scipy import special
 
 from smanh.errors import ModelError
 from smanh.followup import check_cluster, check_follow_up, check_weights
-from smanh.influence import Segments, cluster_codes, segments, sum_of_products
+from smanh.influence import (
+    Segments,
+    all_at_risk_have_the_event,
+    canonical_order,
+    carry_forward,
+    cluster_codes,
+    segments,
+    sum_of_products,
+    weighted_at_risk,
+)
 
 # R's default tolerance for "the curve is exactly at p" (sqrt(.Machine$double.eps)).
 QUANTILE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -55,8 +64,8 @@ class KaplanMeierFit:
     Attributes
     ----------
     time : ages (years) at which someone exits, ascending.
-    n_risk, n_event, n_censor : counts at each ``time`` (weighted sums, floats, for a
-        weighted fit).
+    n_risk, n_event, n_censor : counts at each ``time`` (integers; weighted sums, as
+        floats, when any of ``weights``, ``cluster``, ``robust``, ``start_time`` is given).
     survival : S(time), right-continuous.
     std_err : standard error of ``log S`` (Greenwood, or the robust ``se(S) / S``);
         ``inf`` once S reaches 0.
@@ -253,6 +262,7 @@ class LogSurvivalInfluence:
     segments: Segments
     cumulative: np.ndarray  # (T,) the Greenwood sum, sum of d / (n (n - d))
     zero_from: int  # index of the first time with S = 0 (T if none)
+    event_times: np.ndarray  # (T,) bool: a weighted event happens there
 
 
 def _kaplan_meier_general(entry, exit_, event, conf_level, weights, cluster, robust,
@@ -279,14 +289,18 @@ def _kaplan_meier_general(entry, exit_, event, conf_level, weights, cluster, rob
         cluster = cluster[keep] if cluster is not None else None
     if not np.any(w > 0):
         raise ModelError("every weight is 0: nothing to estimate from")
+    order = canonical_order(entry, exit_, event, w, cluster)
+    entry, exit_, event, w = entry[order], exit_[order], event[order], w[order]
+    cluster = cluster[order] if cluster is not None else None
 
     time, inverse = np.unique(exit_, return_inverse=True)
     n_times = time.size
     first = np.searchsorted(time, entry, side="right")  # first time index at risk
-    size = n_times + 1
-    n_risk = np.cumsum(np.bincount(first, w, minlength=size)[:n_times]
-                       - np.bincount(inverse + 1, w, minlength=size)[:n_times])
     n_event = np.bincount(inverse, w * event, minlength=n_times)
+    n_risk = weighted_at_risk(first, inverse, w, n_times)
+    # everyone left has the event: n is d, not d plus rounding (S is exactly 0, as R)
+    n_risk = np.where(all_at_risk_have_the_event(first, inverse, event, w, n_times),
+                      n_event, n_risk)
     censored = ~event
     if cluster is not None:  # as R's survflag: only the end of a patient's follow-up censors
         censored &= _ends_follow_up(entry, exit_, cluster)
@@ -358,7 +372,8 @@ def _log_survival_influence(first, last, event, w, cluster, n_risk, n_event, sur
     seg = segments(np.concatenate([cl[at_risk], cl]), np.concatenate([f[at_risk], l]),
                    np.vstack([enter, leave]), n_times, n_clusters)
     zero = np.flatnonzero(survival <= 0)
-    return LogSurvivalInfluence(seg, cumulative, int(zero[0]) if zero.size else n_times)
+    return LogSurvivalInfluence(seg, cumulative, int(zero[0]) if zero.size else n_times,
+                                n_event > 0)
 
 
 def _influence_variance(influence: LogSurvivalInfluence) -> np.ndarray:
@@ -367,7 +382,7 @@ def _influence_variance(influence: LogSurvivalInfluence) -> np.ndarray:
     g = influence.cumulative
     var = np.maximum(c2 + 2 * g * cm + g**2 * m2, 0.0)
     var[influence.zero_from:] = 0.0
-    return var
+    return carry_forward(var, influence.event_times)
 
 
 def loglog_band(survival, std_err, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
