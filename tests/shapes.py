@@ -19,7 +19,6 @@ import pandas as pd
 from hypothesis import strategies as st
 
 from conftest import REPOSITORY, TABLE_COLUMNS
-
 from smanh.cohort.build import build_cohort
 from smanh.cohort.dataset import read_endpoint_rows, write_analysis_dataset
 from smanh.config.endpoints import endpoint_names

@@ -14,7 +14,8 @@ from conftest import REPOSITORY
 PACKAGE = REPOSITORY / "scripts" / "smanh"
 RULES = REPOSITORY / "scripts" / "rules"
 # Modules allowed beyond 450 lines: the numerical engines and the readers, one job each.
-ENGINES = {"survival/cox.py", "survival/parametric.py", "progression/lmm.py", "ingest/readers.py"}
+ENGINES = {"survival/cox.py", "survival/parametric.py", "survival/km.py", "survival/logistic.py",
+           "progression/lmm.py", "ingest/readers.py"}
 # The data's route: a subpackage may import only from those before it (and itself).
 ROUTE = ["config", "ingest", "cohort", "survival", "progression", "figures", "report"]
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from smanh.config.scales import SCALES
 from smanh.config.units import DAYS_PER_YEAR
 from smanh.ingest.export import RegistryExport
-from smanh.config.scales import SCALES
 from smanh.ingest.export_format import CHILD_TABLES, EVENTS
 from smanh.ingest.relations import after_last_contact
 

@@ -10,6 +10,13 @@ Data are counting-process intervals ``(entry, exit]``: a subject is at risk at e
 time ``t`` iff ``entry < t <= exit``. The fit is a Newton-Raphson on the exact Efron
 partial likelihood with step halving, iterated to machine-level convergence.
 
+Case weights and clusters (``fit_cox(..., weights=w, cluster=id)``) give R
+``coxph(Surv(entry, exit, event) ~ ..., weights = w, cluster = id, ties = "efron")``: the
+weighted Efron partial likelihood of R's ``agfit4.c`` (tied events share their mean
+weight), the naive SE from its information (R ``se(coef)``) and the robust sandwich SE
+(R ``robust se``): ``D'D`` with ``D`` the weighted score residuals (R ``agscore2.c``)
+summed per cluster, times the naive variance.
+
 Examples
 --------
 >>> import pandas as pd
@@ -31,7 +38,7 @@ import pandas as pd
 from scipy import special
 
 from smanh.errors import ModelError
-from smanh.survival.followup import check_follow_up
+from smanh.survival.followup import check_cluster, check_follow_up, check_weights
 
 __all__ = ["Design", "design_matrix", "CoxResult", "fit_cox", "cox_zph"]
 
@@ -145,8 +152,17 @@ class CoxResult:
     loglik_null, loglik : float
         Log partial likelihood at beta = 0 and at the estimate.
     score_test, wald_test, lr_test : dict
-        ``{"chisq", "df", "p"}``; the score test is the log-rank test for one factor.
+        ``{"chisq", "df", "p"}``; the score test is the log-rank test for one factor. For
+        a robust fit the Wald test uses the robust variance (as R).
     n, n_events, iterations : int
+        Rows, events (unweighted counts; rows of weight 0 left out) and Newton steps.
+    robust_vcov : ndarray or None
+        The sandwich (robust) variance, for a robust fit. Then ``z``, ``p`` and the HR
+        intervals use ``robust_se`` (as R's ``summary.coxph``); ``se`` stays the naive SE.
+    robust_score_test : dict or None
+        R's robust score test (``fit$rscore``), for a robust fit.
+    weighted : bool
+        Whether case weights were given.
     """
 
     columns: list[str]
@@ -164,10 +180,27 @@ class CoxResult:
     n_events: int
     iterations: int
     _data: "_CoxData" = field(repr=False)
+    robust_vcov: np.ndarray | None = None
+    robust_score_test: dict | None = None
+    weighted: bool = False
+
+    @property
+    def robust_se(self) -> np.ndarray | None:
+        """Robust (sandwich) SE, R's ``robust se``; None unless the fit is robust."""
+        return None if self.robust_vcov is None else np.sqrt(np.diag(self.robust_vcov))
+
+    @property
+    def naive_se(self) -> np.ndarray:
+        """Model-based SE from the (weighted) information, R's ``se(coef)``."""
+        return self.se
+
+    @property
+    def _test_se(self) -> np.ndarray:
+        return self.se if self.robust_vcov is None else self.robust_se
 
     @property
     def z(self) -> np.ndarray:
-        return self.coef / self.se
+        return self.coef / self._test_se
 
     @property
     def p(self) -> np.ndarray:
@@ -179,18 +212,22 @@ class CoxResult:
 
     @property
     def hr_lower(self) -> np.ndarray:
-        return np.exp(self.coef - _Z95 * self.se)
+        return np.exp(self.coef - _Z95 * self._test_se)
 
     @property
     def hr_upper(self) -> np.ndarray:
-        return np.exp(self.coef + _Z95 * self.se)
+        return np.exp(self.coef + _Z95 * self._test_se)
 
     def summary(self) -> pd.DataFrame:
-        """One row per coefficient: term, coef, se, hr, lo, hi, z, p."""
-        return pd.DataFrame(
+        """One row per coefficient: term, coef, se, hr, lo, hi, z, p (and robust_se after
+        se for a robust fit, which lo, hi, z and p then use)."""
+        frame = pd.DataFrame(
             {"term": self.columns, "coef": self.coef, "se": self.se, "hr": self.hr,
              "lo": self.hr_lower, "hi": self.hr_upper, "z": self.z, "p": self.p}
         )
+        if self.robust_vcov is not None:
+            frame.insert(3, "robust_se", self.robust_se)
+        return frame
 
 
 @dataclass
@@ -218,6 +255,7 @@ class _CoxData:
     patterns: np.ndarray | None = None  # (G, p)
     pattern_at_risk: np.ndarray | None = None  # (K, G)
     pattern_deaths: np.ndarray | None = None  # (K, G)
+    case_weights: np.ndarray | None = None  # (n,) positive; None: all 1
 
     @property
     def deaths(self) -> list[np.ndarray]:
@@ -281,7 +319,7 @@ def _suffix_sums(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _risk_sets(entry, exit_, status, strata, x) -> _CoxData:
+def _risk_sets(entry, exit_, status, strata, x, case_weights=None) -> _CoxData:
     times, set_strata, blocks = [], [], []
     death_idx, death_set, death_counts = [], [], []
     k = 0
@@ -305,6 +343,9 @@ def _risk_sets(entry, exit_, status, strata, x) -> _CoxData:
         x, entry, exit_, strata, np.concatenate(times), np.concatenate(set_strata),
         np.concatenate(death_idx), np.concatenate(death_set), np.concatenate(death_counts), blocks,
     )
+    if case_weights is not None:  # weighted sums over risk sets: per row, not per pattern
+        data.case_weights = case_weights
+        return data
     found = _patterns(x)
     if found is not None:
         patterns, pattern_of = found
@@ -346,6 +387,10 @@ def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):
     of the model augmented with covariates ``x * g(t)`` at (beta, 0), for cox.zph, and
     the Schoenfeld residuals of each event (grouped by risk set).
     """
+    if data.case_weights is not None:
+        if g is not None:
+            raise ModelError("cox.zph is not available for a weighted Cox model")
+        return _weighted_efron_terms(beta, data)[:3]
     x = data.x
     n, p = x.shape
     eta = x @ beta
@@ -382,6 +427,87 @@ def _efron_terms(beta: np.ndarray, data: _CoxData, g: np.ndarray | None = None):
     return loglik, score, info, u2, i12, i22, schoen
 
 
+def _weighted_efron_terms(beta: np.ndarray, data: _CoxData):
+    """Log partial likelihood, score and information with case weights (R ``agfit4.c``).
+
+    Sums over risk sets are weighted by the case weights; the ``d`` tied events of a risk
+    set each count with their mean weight ``meanwt`` and the j-th sees the risk set less
+    ``j / d`` of the (weighted) tied events. Also returns, per death, the quantities the
+    score residuals need: ``frac`` (j / d), the denominators, means and hazard increments.
+    """
+    x, cw = data.x, data.case_weights
+    p = x.shape[1]
+    eta = x @ beta
+    m = eta.max()
+    d, k_of, counts = data.death_idx, data.death_set, data.death_counts
+    first = np.cumsum(counts) - counts
+    values = _risk_values(x, eta - m) * cw[:, None]
+    risk = data.risk_sums(values)
+    dead = np.add.reduceat(values[d], first, axis=0)
+    meanwt = np.add.reduceat(cw[d], first) / counts  # (K,)
+    frac = (np.arange(len(d)) - first[k_of]) / counts[k_of]
+    s = risk[k_of] - frac[:, None] * dead[k_of]
+    s0 = s[:, 0]
+    means = s[:, 1 : 1 + p] / s0[:, None]
+    v = s[:, 1 + p :].reshape(-1, p, p) / s0[:, None, None] - means[:, :, None] * means[:, None, :]
+    mw = meanwt[k_of]
+    loglik = float(np.sum(cw[d] * eta[d]) - np.sum(mw * (np.log(s0) + m)))
+    score = (cw[d, None] * x[d]).sum(0) - (mw[:, None] * means).sum(0)
+    info = (mw[:, None, None] * v).sum(0)
+    return loglik, score, info, eta - m, frac, mw / s0, means
+
+
+def _score_residuals(beta: np.ndarray, data: _CoxData) -> np.ndarray:
+    """Efron score residuals of every row, unweighted (R ``agscore2.c``); shape (n, p).
+
+    For tied events ``j = 0..d-1`` of a risk set with hazard increments ``dh_j`` (mean
+    weight over the j-th denominator) and means ``xbar_j``: a row at risk but not dying
+    there gets ``-r (x T1 - M1)``, a dying row ``x - M3 - r x T2 + r M2``, with
+    ``T1 = sum dh_j``, ``T2 = sum (1 - j/d) dh_j``, ``M1 = sum xbar_j dh_j``,
+    ``M2 = sum (1 - j/d) xbar_j dh_j``, ``M3 = mean of xbar_j`` and ``r = exp(x beta)``
+    (scaled, as the denominators are). Sums over the risk sets a row is in are differences
+    of prefix sums over the sets of its stratum, which are contiguous and in time order.
+    """
+    x, entry, exit_ = data.x, data.entry, data.exit
+    n, p = x.shape
+    _, _, _, eta, frac, hazard, means = _weighted_efron_terms(beta, data)
+    r = np.exp(eta)
+    k_of, counts = data.death_set, data.death_counts
+    first = np.cumsum(counts) - counts
+    per_set = lambda a: np.add.reduceat(a, first, axis=0)  # noqa: E731
+    t1 = per_set(hazard)
+    t2 = per_set((1 - frac) * hazard)
+    m1 = per_set(means * hazard[:, None])
+    m2 = per_set(means * ((1 - frac) * hazard)[:, None])
+    m3 = per_set(means) / counts[:, None]
+    prefix = np.zeros((len(counts) + 1, 1 + p))
+    prefix[1:] = np.cumsum(np.column_stack([t1, m1]), axis=0)
+    lo, hi = np.zeros(n, int), np.zeros(n, int)
+    for rows, _, _, _, sets in data.blocks:
+        if len(sets) == 0:  # a stratum without events: its rows are in no risk set
+            continue
+        times = data.times[sets]
+        lo[rows] = sets[0] + np.searchsorted(times, entry[rows], side="right")
+        hi[rows] = sets[0] + np.searchsorted(times, exit_[rows], side="right")
+    at_risk = prefix[hi] - prefix[lo]  # sum of (T1, M1) over the sets each row is in
+    resid = -r[:, None] * (x * at_risk[:, :1] - at_risk[:, 1:])
+    d = data.death_idx
+    k = k_of
+    # a dying row: the death term replaces the at-risk term of its own risk set
+    resid[d] += (x[d] - m3[k] - r[d, None] * x[d] * t2[k, None] + r[d, None] * m2[k]
+                 + r[d, None] * (x[d] * t1[k, None] - m1[k]))
+    return resid
+
+
+def _robust_variance(beta, vcov, data: _CoxData, cluster_codes, n_clusters):
+    """``D'D``: weighted score residuals summed per cluster, times the naive variance."""
+    resid = _score_residuals(beta, data) * data.case_weights[:, None]
+    collapsed = np.column_stack([np.bincount(cluster_codes, resid[:, j], minlength=n_clusters)
+                                 for j in range(resid.shape[1])])
+    dfbeta = collapsed @ vcov
+    return dfbeta.T @ dfbeta, collapsed
+
+
 # --------------------------------------------------------------------------- fitting
 def fit_cox(
     entry,
@@ -393,6 +519,9 @@ def fit_cox(
     strata=None,
     reference: dict[str, str] | None = None,
     max_iter: int = 50,
+    weights=None,
+    cluster=None,
+    robust: bool | None = None,
 ) -> CoxResult:
     """Fit a Cox model to counting-process data ``(entry, exit]`` with Efron ties.
 
@@ -410,6 +539,15 @@ def fit_cox(
         Stratum labels: separate baseline hazards (R ``strata()``).
     reference : dict, optional
         Reference level per categorical column; default the first sorted level.
+    weights : array_like, optional
+        Non-negative case weights (R ``weights =``). Rows of weight 0 are left out (R
+        refuses them; this is R's fit on the other rows).
+    cluster : array_like, optional
+        Patient (cluster) of each row, for the robust variance (R ``cluster =``).
+    robust : bool, optional
+        Robust (sandwich) variance, clustered on ``cluster`` (each row its own cluster
+        without one). Default as R: robust when ``cluster`` is given or some weight is not
+        a whole number.
 
     Returns
     -------
@@ -433,11 +571,19 @@ def fit_cox(
     design = _design(covariates, formula, reference, len(entry))
     x = design.matrix
     strata_codes = _strata_codes(strata, len(entry))
+    case_weights, cluster_of, robust = _weights_and_clusters(weights, cluster, robust, len(entry))
+    if case_weights is not None:
+        used = case_weights > 0
+        if not used.all():  # R refuses weight 0; without those rows it is R's fit
+            entry, exit_, status, x, strata_codes, case_weights, cluster_of = (
+                a[used] for a in (entry, exit_, status, x, strata_codes, case_weights,
+                                  cluster_of))
+            design = Design(x, design.columns, design.terms, design.reference)
     if not status.any():
         raise ModelError("no events: a Cox model needs at least one event")
     _check_columns(x, design.columns)
     x_centred = x - x.mean(0)  # as R: centring does not change the partial likelihood
-    data = _risk_sets(entry, exit_, status, strata_codes, x_centred)
+    data = _risk_sets(entry, exit_, status, strata_codes, x_centred, case_weights)
 
     p = x.shape[1]
     beta = np.zeros(p)
@@ -456,12 +602,44 @@ def fit_cox(
     se = np.sqrt(np.diag(vcov))
     wald = float(beta @ info @ beta)
     lr = 2 * (ll - ll0)
+    robust_vcov = robust_score = None
+    if robust:
+        codes = np.unique(cluster_of, return_inverse=True)[1].reshape(-1)
+        n_clusters = int(codes.max()) + 1
+        robust_vcov, _ = _robust_variance(beta, vcov, data, codes, n_clusters)
+        wald = float(beta @ _solve(robust_vcov, beta, design.columns))
+        _, at_zero = _robust_variance(np.zeros(p), vcov, data, codes, n_clusters)
+        u = at_zero.sum(0)
+        robust_score = _chisq(float(u @ _solve(at_zero.T @ at_zero, u, design.columns)), p)
     return CoxResult(
         columns=design.columns, terms=design.terms, reference=design.reference,
         coef=beta, se=se, vcov=vcov, loglik_null=ll0, loglik=ll,
         score_test=_chisq(score_chisq, p), wald_test=_chisq(wald, p), lr_test=_chisq(lr, p),
         n=len(entry), n_events=int(status.sum()), iterations=iterations, _data=data,
+        robust_vcov=robust_vcov, robust_score_test=robust_score,
+        weighted=weights is not None,
     )
+
+
+def _weights_and_clusters(weights, cluster, robust, n):
+    """``(case_weights or None, cluster labels, robust)``; weights all 1 when only a robust
+    variance is asked for, None for the unweighted, non-robust fit (its own code path)."""
+    w = None if weights is None else check_weights(weights, n)
+    labels = check_cluster(cluster, n)
+    if robust is None:  # R's default
+        robust = labels is not None or (w is not None and bool(np.any(w != np.floor(w))))
+    if not robust and labels is not None:
+        raise ModelError("cluster is only used by the robust variance: drop it or set "
+                         "robust=True")
+    if w is not None and not robust and np.all(w == 1):
+        w = None  # the unweighted fit, computed as such
+    if w is None and robust:
+        w = np.ones(n)
+    if w is not None and not np.any(w > 0):
+        raise ModelError("every weight is 0: nothing to fit")
+    if labels is None:
+        labels = np.arange(n)
+    return w, labels, bool(robust)
 
 
 def _diverged(x):
@@ -615,6 +793,8 @@ def cox_zph(fit: CoxResult, entry, exit, event) -> tuple[pd.DataFrame, pd.DataFr
     """
     entry, exit_, status = _check_times(entry, exit, event)
     data = fit._data
+    if data.case_weights is not None:
+        raise ModelError("cox.zph is not available for a weighted or robust Cox model")
     if len(exit_) != len(data.exit) or not np.array_equal(exit_, data.exit):
         raise ModelError("cox_zph needs the same entry, exit and event as the fit")
     event_g = 1 - _km_left(entry, exit_, status, exit_[status])

@@ -15,6 +15,18 @@ estimates coincide with ours when there is no delayed entry.)
 Confidence intervals use the log transform, R's default for ``pstate``:
 ``p * exp(+-z * se / p)``, the upper limit truncated at 1.
 
+Case weights and patients with several rows (``weights=``, ``cluster=``, R
+``survfit(Surv(entry, exit, factor(state)) ~ 1, weights = w, id = id)``): the hazard
+increments use weighted counts, and the IJ variance sums the influences of each
+patient's rows, each scaled by its row's weight, before squaring. The point estimates are
+R's (survival 3.5-3). So is the standard error when each patient's weight is the same on
+all its rows; with weights that change between a patient's rows (as inverse probability
+of censoring weights do) survival 3.5-3 multiplies the patient's whole influence by the
+weight of its latest row, which is not the derivative of the estimate, while the value
+here is (the tests check it by numerical differentiation; survival >= 3.6 computes it
+this way too). ``n_risk`` is then the weighted number at risk (survival 3.5-3 reports the
+unweighted count for multi-state curves).
+
 Examples
 --------
 >>> ci = aalen_johansen([0, 0, 1, 0, 2], [1, 2, 3, 4, 5], [1, 2, 1, 0, 1])
@@ -31,7 +43,16 @@ import pandas as pd
 from scipy import special
 
 from smanh.errors import ModelError
-from smanh.survival.followup import check_follow_up
+from smanh.survival.followup import check_cluster, check_follow_up, check_weights
+from smanh.survival.influence import (
+    all_at_risk_have_the_event,
+    canonical_order,
+    carry_forward,
+    cluster_codes,
+    segments,
+    sum_of_products,
+    weighted_at_risk,
+)
 
 __all__ = ["CumulativeIncidence", "aalen_johansen"]
 
@@ -45,7 +66,8 @@ class CumulativeIncidence:
     times : ndarray, shape (T,)
         Distinct exit ages (events and censorings), increasing.
     n_risk : ndarray, shape (T,)
-        Number at risk (event-free, under observation) just before each time.
+        Number at risk (event-free, under observation) just before each time; the
+        weighted number for a weighted fit.
     states : list of int
         Event codes, increasing (1 = event of interest).
     cif, se, lower, upper : ndarray, shape (T, K)
@@ -85,7 +107,8 @@ class CumulativeIncidence:
                              "hi": take(self.upper[:, k], np.nan)})
 
 
-def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95) -> CumulativeIncidence:
+def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95, weights=None,
+                   cluster=None) -> CumulativeIncidence:
     """Cumulative incidence functions with delayed entry and IJ standard errors.
 
     Parameters
@@ -98,6 +121,12 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95) -> Cumulativ
         0 censored, 1 event of interest, 2.. competing events.
     conf_level : float
         Confidence level of the pointwise intervals.
+    weights : array_like, optional
+        Non-negative case weights, one per row.
+    cluster : array_like, optional
+        Patient of each row (R ``id =``), when patients have several rows: event-free
+        intervals ``(a, b], (b, c], ...``, an event only on the last; the IJ variance
+        is clustered on it. Without it every row is its own patient.
 
     Returns
     -------
@@ -110,6 +139,9 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95) -> Cumulativ
     ([0.25, 0.25, 0.75], [0.25, 0.25, 0.25])
     """
     entry, exit_, event = _check(entry, exit, event)
+    if cluster is not None or (weights is not None
+                               and np.any(check_weights(weights, len(exit_)) != 1)):
+        return _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster)
     # a canonical row order makes every floating-point sum independent of the input order
     order = np.lexsort((event, entry, exit_))
     entry, exit_, event = entry[order], exit_[order], event[order]
@@ -187,6 +219,109 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95) -> Cumulativ
     se = np.sqrt(np.maximum(var, 0.0))
     lower, upper = _log_ci(cif, se, conf_level)
     return CumulativeIncidence(times, n_risk, states, cif, se, lower, upper, event_free)
+
+
+def _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster):
+    """Weighted, clustered Aalen-Johansen with the clustered IJ variance.
+
+    The influence of row r per unit of its weight is the one derived in
+    :func:`aalen_johansen` (with weighted counts): while at risk
+    ``X_k(j) - H_r F_k(j) + c_rk``, from its exit on ``P_rk + V_r F_k(j)``. A patient's
+    influence is the weighted sum over its rows, ``a X_k + b F_k + e_k`` with ``a``, ``b``,
+    ``e_k`` changing only where one of its rows enters or leaves the risk set; the
+    variance ``sum over patients of (a X_k + b F_k + e_k)^2`` is then a few sums of
+    products over patients (:mod:`smanh.survival.influence`).
+    """
+    n = len(exit_)
+    w = check_weights(weights, n)
+    labels = check_cluster(cluster, n)
+    if labels is not None:
+        _check_patient_rows(entry, exit_, event, labels)
+    if not np.any(w > 0):
+        raise ModelError("every weight is 0: nothing to estimate from")
+    order = canonical_order(entry, exit_, event, w, labels)
+    entry, exit_, event, w = entry[order], exit_[order], event[order], w[order]
+    labels = labels[order] if labels is not None else None
+    states = sorted(int(s) for s in np.unique(event) if s != 0) or [1]
+    times, last = np.unique(exit_, return_inverse=True)
+    n_times, k_states = len(times), len(states)
+    first = np.searchsorted(times, entry, side="right")
+    n_risk = weighted_at_risk(first, last, w, n_times)
+    code = np.searchsorted(states, event)
+    is_event = event != 0
+    d = np.zeros((n_times, k_states))
+    np.add.at(d, (last[is_event], code[is_event]), w[is_event])
+    d_all = d.sum(1)
+    # everyone left has an event: n is d, not d plus rounding (no one stays event-free)
+    n_risk = np.where(all_at_risk_have_the_event(first, last, is_event, w, n_times), d_all,
+                      n_risk)
+    moving = d_all > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        da = np.where(moving[:, None], d / n_risk[:, None], 0.0)
+        inv_n = np.where(n_risk > 0, 1.0 / n_risk, 0.0)
+        h = np.where(moving & (d_all < n_risk), 1.0 / (n_risk - d_all), 0.0)
+    da_all = da.sum(1)
+    event_free = np.cumprod(1 - da_all)
+    before = np.concatenate(([1.0], event_free[:-1]))
+    inc = before[:, None] * da
+    cif = np.cumsum(inc, axis=0)
+    big_h = np.cumsum(da_all * h)
+    h_prev = np.concatenate(([0.0], big_h[:-1]))
+    x = np.cumsum(inc * (h_prev - inv_n)[:, None], axis=0)
+    pad = lambda a: np.concatenate((np.zeros((1,) + a.shape[1:]), a))  # noqa: E731
+    big_h0, x0, cif0 = pad(big_h), pad(x), pad(cif)
+    keep = w > 0
+    f, l, wr, ev, cd = first[keep], last[keep], w[keep], is_event[keep], code[keep]
+    codes, n_clusters = cluster_codes(None if labels is None else labels[keep], int(keep.sum()))
+    h_r = big_h0[f]
+    c = h_r[:, None] * cif0[f] - x0[f]
+    died = np.zeros((len(f), k_states))
+    died[np.flatnonzero(ev), cd[ev]] = 1.0
+    u_exit = x[l] - h_r[:, None] * cif[l] + c + died * (before[l] * inv_n[l])[:, None]
+    v = big_h[l] - h_r - ev * h[l]
+    p_exit = u_exit - v[:, None] * cif[l]
+    # coefficients (a, b, e_1..e_K): entering adds w (1, -H_r, c_r); leaving removes that
+    # and adds w (0, V_r, P_r)
+    seg_rows = f < l
+    enter = wr[seg_rows, None] * np.column_stack([np.ones(seg_rows.sum()), -h_r[seg_rows],
+                                                  c[seg_rows]])
+    risk_part = np.where(seg_rows[:, None], np.column_stack([np.ones(len(f)), -h_r, c]), 0.0)
+    leave = wr[:, None] * (np.column_stack([np.zeros(len(f)), v, p_exit]) - risk_part)
+    seg = segments(np.concatenate([codes[seg_rows], codes]),
+                   np.concatenate([f[seg_rows], l]), np.vstack([enter, leave]),
+                   n_times, n_clusters)
+    a_, b_ = 0, 1
+    pairs = [(a_, a_), (b_, b_), (a_, b_)]
+    for k in range(k_states):
+        e = 2 + k
+        pairs += [(e, e), (a_, e), (b_, e)]
+    sums = sum_of_products(seg, pairs)
+    aa, bb, ab = sums[:, 0], sums[:, 1], sums[:, 2]
+    var = np.empty((n_times, k_states))
+    for k in range(k_states):
+        ee, ae, be = sums[:, 3 + 3 * k], sums[:, 4 + 3 * k], sums[:, 5 + 3 * k]
+        xk, fk = x[:, k], cif[:, k]
+        var[:, k] = (xk**2 * aa + fk**2 * bb + ee + 2 * xk * fk * ab + 2 * xk * ae
+                     + 2 * fk * be)
+    se = carry_forward(np.sqrt(np.maximum(var, 0.0)), moving)  # R: updated at events only
+    lower, upper = _log_ci(cif, se, conf_level)
+    return CumulativeIncidence(times, n_risk, states, cif, se, lower, upper, event_free)
+
+
+def _check_patient_rows(entry, exit_, event, labels) -> None:
+    """A patient's rows must not overlap, and an event must end its follow-up."""
+    order = np.lexsort((entry, labels))
+    same = labels[order][1:] == labels[order][:-1]
+    overlap = same & (entry[order][1:] < exit_[order][:-1])
+    if overlap.any():
+        i = order[1:][np.argmax(overlap)]
+        raise ModelError(f"rows of patient '{labels[i]}' overlap (row {i} starts at {entry[i]}, "
+                         "before the previous row's exit): split follow-up must not overlap")
+    after_event = same & (event[order][:-1] != 0)
+    if after_event.any():
+        i = order[1:][np.argmax(after_event)]
+        raise ModelError(f"patient '{labels[i]}' has a row (row {i}) after its event: the "
+                         "event must be on the last row")
 
 
 def _log_ci(p, se, conf_level):

@@ -1,9 +1,11 @@
 """Follow-up on the age scale as the survival estimators take it: ``(entry, exit]`` per
-subject with an event indicator or code, checked once, with messages that name the row."""
+subject with an event indicator or code, optional case weights and patient (cluster)
+labels, checked once, with messages that name the row."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from smanh.errors import ModelError
 
@@ -26,3 +28,31 @@ def check_follow_up(entry, exit, event) -> tuple[np.ndarray, np.ndarray, np.ndar
             f"exit {exit_[bad[0]]} ({bad.size} such rows)"
         )
     return entry, exit_, event
+
+
+def check_weights(weights, n: int) -> np.ndarray:
+    """Case weights as floats (all 1 when None), or ``ModelError``: n finite values >= 0."""
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n,):
+        raise ModelError(f"weights has {w.size} values, the follow-up has {n} rows")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise ModelError(f"weights must be finite and non-negative; row {bad[0]} has weight "
+                         f"{w[bad[0]]} ({bad.size} such rows)")
+    return w
+
+
+def check_cluster(cluster, n: int) -> np.ndarray | None:
+    """Patient (cluster) labels as an array (None stays None), or ``ModelError``."""
+    if cluster is None:
+        return None
+    labels = np.asarray(cluster)
+    if labels.shape != (n,):
+        raise ModelError(f"cluster has {labels.size} values, the follow-up has {n} rows")
+    missing = np.flatnonzero(pd.isna(labels))
+    if missing.size:
+        raise ModelError(f"cluster labels must not be missing; row {missing[0]} has none "
+                         f"({missing.size} such rows)")
+    return labels
