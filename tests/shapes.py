@@ -114,6 +114,35 @@ def registries(draw, max_patients: int = 60) -> dict[str, pd.DataFrame]:
     return tables
 
 
+@st.composite
+def configs(draw, tables: dict[str, pd.DataFrame]) -> dict:
+    """A study config for ``tables``: a few endpoints (built in, or defined with another
+    time origin and a competing event), stratifications, scales (some the export may not
+    record) and thresholds; small, so that a hypothesis example runs in about a second."""
+    endpoints = draw(st.lists(st.sampled_from([
+        "death_or_permanent_ventilation", "death", "permanent_ventilation", "loss_of_independent_sitting",
+        "loss_of_independent_walking", "feeding_tube", "scoliosis_surgery",
+        {"name": "niv_from_onset", "events": ["niv_start"], "time_origin": "onset", "competing": ["death"]},
+    ]), min_size=1, max_size=3, unique_by=lambda e: str(e)))
+    recorded = sorted(set(tables["assessments"]["scale"]))
+    scales = draw(st.lists(st.sampled_from(recorded + ["HFMSE"]), max_size=2, unique=True))
+    return {
+        "analysis": {
+            "endpoints": endpoints,
+            "stratify_by": draw(st.lists(st.sampled_from(["all", "sma_type", "smn2_copies", "sex", "birth_era"]),
+                                         min_size=1, max_size=3, unique=True)),
+            "min_stratum_size": draw(st.sampled_from([1, 3, 10])),
+            "censor_at_treatment": draw(st.booleans()),
+            "sensitivity_analysis": draw(st.booleans()),
+            "parametric": {"distributions": draw(st.lists(st.sampled_from(["weibull", "lognormal", "gengamma"]),
+                                                          min_size=1, max_size=2, unique=True)),
+                           "stratify_by": ["all", "sma_type"]},
+        },
+        "progression": {"scales": scales, "min_patients": draw(st.sampled_from([2, 10])),
+                        "stratify_by": draw(st.sampled_from([["sma_type"], ["all", "smn2_copies"]]))},
+    }
+
+
 def write_registry(tables: dict[str, pd.DataFrame], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():

@@ -15,6 +15,7 @@ import yaml
 
 from smanh.cohort.dataset import EXCLUSION_REASONS
 from smanh.config.endpoints import endpoint
+from smanh.config.scales import scale_options
 from smanh.disclosure import show_count
 from smanh.report.data_quality import display_sections
 from smanh.report.display import (
@@ -25,6 +26,7 @@ from smanh.report.display import (
     format_number,
     table1_display,
 )
+from smanh.report.empty_parts import empty_endpoints, empty_scales
 from smanh.report.flow_diagram import strobe_flow_svg
 from smanh.report.progression import PROGRESSION_REPORT_TABLES, progression_context
 from smanh.report.survival import SURVIVAL_REPORT_TABLES, survival_context
@@ -46,8 +48,8 @@ def methods_context(config: dict) -> dict:
         "confidence_level": analysis["confidence_level"],
         "stratify_by": analysis["stratify_by"],
         "exclusion_reasons": EXCLUSION_REASONS,
-        "min_stratum_size": analysis.get("min_stratum_size", 1),
-        "ph_alpha": analysis.get("ph_alpha", 0.05),
+        "min_stratum_size": analysis["min_stratum_size"],
+        "ph_alpha": analysis["ph_alpha"],
     }
 
 
@@ -75,7 +77,13 @@ def render_report(
         for name, rows in km_summary.groupby("endpoint", sort=False)
     }
     config = summary["config"]
+    empty = {
+        "endpoints": empty_endpoints(config["analysis"]["endpoints"], tables["data_quality"], km_summary),
+        "scales": empty_scales(list(scale_options(config["progression"])), tables["data_quality"],
+                               tables.get("lmm_slopes")),
+    }
     return template.render(
+        empty=empty,
         title=title,
         summary=summary,
         min_cell_count=min_cell_count,
@@ -93,13 +101,20 @@ def render_report(
             figures["parametric_figures"], config, min_cell_count,
         ),
         comparison=comparison_display(tables["published_comparison"]),
-        warnings=warnings(tables, summary, min_cell_count),
+        warnings=warnings(tables, summary, min_cell_count, empty),
         config_yaml=yaml.safe_dump(config, sort_keys=False),
         progression=progression_context(
             {name: tables[name] for name in PROGRESSION_REPORT_TABLES if name in tables},
             figures.get("spaghetti_figures", []), figures.get("change_figures", []), min_cell_count,
         ),
     )
+
+
+def records_after_last_contact(data_quality: pd.DataFrame) -> int:
+    """Patients with any record dated after their last contact (``data_quality.csv``)."""
+    rows = data_quality[(data_quality["section"] == "after_last_contact") & (data_quality["table"] == "all")
+                        & (data_quality["statistic"] == "patients")]
+    return int(float(rows["value"].iloc[0])) if len(rows) else 0
 
 
 def key_results(km_summary: pd.DataFrame, lmm_slopes: pd.DataFrame | None, min_cell_count: int) -> dict:
@@ -122,11 +137,18 @@ def key_results(km_summary: pd.DataFrame, lmm_slopes: pd.DataFrame | None, min_c
     return {"endpoints": endpoints, "slopes": slopes}
 
 
-def warnings(tables: dict[str, pd.DataFrame], summary: dict, min_cell_count: int) -> list[str]:
-    """Where assumptions fail or estimates are fragile, in words, from the tables."""
-    found: list[str] = []
+def warnings(tables: dict[str, pd.DataFrame], summary: dict, min_cell_count: int, empty: dict) -> list[str]:
+    """Where the export cannot support a configured part, where assumptions fail or
+    estimates are fragile: in words, from the tables."""
+    found = [f"Endpoint {name.replace('_', ' ')}: {why}." for name, why in empty["endpoints"].items()]
+    found += [f"Scale {name}: {why}." for name, why in empty["scales"].items()]
+    late = records_after_last_contact(tables["data_quality"])
+    if late:
+        found.append(
+            f"{show_count(late, min_cell_count)} patients have records dated after their last contact: follow-up "
+            "ends at last contact, so those records do not enter the survival analyses (see Methods).")
     km = tables["km_summary"]
-    min_size = summary["config"]["analysis"].get("min_stratum_size", 1)
+    min_size = summary["config"]["analysis"]["min_stratum_size"]
     few = km[km["n"] < min_size]
     if len(few):
         found.append(
