@@ -171,13 +171,15 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
     analysis = config["analysis"]
     n_in_export, excluded = validation_exclusions(canonical.exclusions, canonical.sources)
     cohort = build_cohort(load_canonical(canonical), analysis["endpoints"], analysis["censor_at_treatment"],
-                          analysis["sensitivity_analysis"], n_in_export, excluded)
+                          analysis["sensitivity_analysis"], n_in_export, excluded,
+                          config["registry"].get("vital_status_date"))
     write_analysis_dataset(cohort.dataset, out / "dataset.parquet")
     if cohort.sensitivity is not None:
         write_analysis_dataset(cohort.sensitivity, out / "sensitivity.parquet")
     tables.update(cohort.tables)
     # survival_endpoint, per endpoint
-    figures = {"km_figures": [], "parametric_figures": [], "spaghetti_figures": [], "change_figures": []}
+    figures = {"km_figures": [], "parametric_figures": [], "cuminc_figures": [], "spaghetti_figures": [],
+               "change_figures": []}
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in (*SURVIVAL_TABLES, *PROGRESSION_TABLES)}
     reference = load_reference(REFERENCE)
     for name in endpoint_names(analysis["endpoints"]):
@@ -189,6 +191,7 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
         _collect(result.tables, parts, out / "survival" / name)
         figures["km_figures"].append(_draw(result.figures["km"], out / f"km_{name}", draw_figures))
         figures["parametric_figures"].append(_draw(result.figures["parametric"], out / f"parametric_{name}", draw_figures))
+        figures["cuminc_figures"].append(_draw(result.figures["cuminc"], out / f"cuminc_{name}", draw_figures))
     # progression_scale, per scale
     stored = load_canonical(canonical)
     scales = list(scale_options(config["progression"]))

@@ -38,6 +38,11 @@ def test_any_valid_registry_runs_to_a_report(case):
     if config["progression"]["scales"]:
         assert set(out["lmm_slopes"]["scale"]) == set(config["progression"]["scales"])
         assert set(out["change_12m"]["scale"]) == set(config["progression"]["scales"])
+    summary = out["km_summary"]
+    assert not ((summary["median_years"] < summary["median_lo"]) | (summary["median_years"] > summary["median_hi"])).any()
+    for name in ("km_curves", "cuminc"):
+        curve = out[name]
+        assert ((curve["time_years"] > curve["from_age"]) & (curve["time_years"] <= curve["to_age"])).all(), name
     flow = out["cohort_flow"]
     validated = int(flow.loc[flow["step"] == "validated", "n"].iloc[0])
     assert validated == len(tables["patients"])

@@ -23,6 +23,7 @@ def main():
         "sensitivity" in snakemake.output.keys(),
         n_in_export,
         excluded,
+        snakemake.params.vital_status_date,
     )
     write_analysis_dataset(cohort.dataset, snakemake.output.dataset)
     if cohort.sensitivity is not None:

@@ -367,7 +367,7 @@ def test_workflow_tables_follow_the_contract_and_hold_the_engine_numbers(sample_
     assert slopes.columns.tolist() == SLOPE_COLUMNS
     assert slopes.columns.tolist() == [
         "scale", "stratify_by", "stratum", "n_patients", "n_assessments", "slope_per_year",
-        "se", "lo", "hi"]
+        "se", "lo", "hi", "note"]
     assert set(slopes["scale"]) == {"HFMSE", "RULM", "CHOP_INTEND", "HINE2", "6MWT", "FVC_PCT"}
     for type_group in ("2", "3"):
         row = slopes[(slopes["scale"] == "HFMSE") & (slopes["stratum"].astype(str) == type_group)].iloc[0]

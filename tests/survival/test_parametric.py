@@ -172,3 +172,19 @@ def test_median_is_the_root_of_model_survival():
             assert np.exp(_log_surv(dist, np.array(theta), np.array([fit.median()]))[0]) == pytest.approx(0.5, rel=1e-10)
     far = ParametricFit("weibull", {"mu": 25.0, "log_sigma": 0.0}, np.eye(2), 0.0, 10, 5)
     assert np.isnan(far.median())
+
+
+@pytest.mark.parametrize("dist", ["weibull", "lognormal", "loglogistic", "gengamma"])
+def test_conditional_survival_and_median_are_given_event_free_at_from_age(dist):
+    rng = np.random.default_rng(11)
+    exit_ = rng.weibull(1.5, 400) * 10
+    event = rng.random(400) < 0.8
+    fit = fit_parametric(None, exit_, event, dist)
+    ages = np.array([3.0, 5.0, 12.0])
+    conditional = fit.conditional_survival(ages, 2.0)
+    np.testing.assert_allclose(conditional["surv"], fit.survival(ages)["surv"] / fit.survival([2.0])["surv"][0],
+                               rtol=1e-10)
+    assert (conditional["lo"] <= conditional["surv"]).all() and (conditional["surv"] <= conditional["hi"]).all()
+    median = fit.conditional_median(2.0)
+    assert fit.survival([median])["surv"][0] == pytest.approx(fit.survival([2.0])["surv"][0] / 2, rel=1e-9)
+    assert fit.conditional_median(0.0) == fit.median()

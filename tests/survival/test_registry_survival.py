@@ -47,19 +47,53 @@ def registry(request):
     return request.param
 
 
+def outside_own_ci(frame, median="median", lo="median_lo", hi="median_hi"):
+    return (frame[median] < frame[lo]) | (frame[median] > frame[hi])
+
+
 def test_km_medians_cis_and_landmarks_match_r(registry):
+    """With min_at_risk 1 the estimable range starts at the first entry: R's unconditional
+    survfit, but for landmarks before the first entry (not estimated here; R reports 1) and
+    medians outside their own interval (not reported here)."""
     summary, _ = km_tables(dataset(registry, "death"), BY, [1, 2, 5, 10, 20], min_stratum_size=MIN_SIZE)
     ref = reference(registry, "km")
     ours = summary.merge(ref, on=["stratify_by", "stratum"], suffixes=("", "_r"))
     assert len(ours) == len(ref) >= 8
     assert (ours["n"] == ours["n_r"]).all() and (ours["events"] == ours["events_r"]).all()
-    for ours_col, ref_col in [("median_years", "median"), ("median_lo", "median_lo"), ("median_hi", "median_hi"),
-                              ("s_1y", "s_1y_r"), ("s_2y", "s_2y_r"), ("s_5y", "s_5y_r"), ("s_10y", "s_10y_r"),
-                              ("s_20y", "s_20y_r")]:
-        np.testing.assert_allclose(ours[ours_col], ours[ref_col], rtol=0, atol=ABS, equal_nan=True, err_msg=ours_col)
+    unstable = outside_own_ci(ours, "median", "median_lo_r", "median_hi_r")
+    assert ours.loc[unstable, ["median_years", "median_lo", "median_hi"]].isna().all().all()
+    stable = ours[~unstable]
+    for ours_col, ref_col in [("median_years", "median"), ("median_lo", "median_lo"), ("median_hi", "median_hi")]:
+        np.testing.assert_allclose(stable[ours_col], stable[ref_col], rtol=0, atol=ABS, equal_nan=True, err_msg=ours_col)
+    for age in (1, 2, 5, 10, 20):
+        before = ours["from_age"] > age
+        assert ours.loc[before, f"s_{age}y"].isna().all()
+        np.testing.assert_allclose(ours.loc[~before, f"s_{age}y"], ours.loc[~before, f"s_{age}y_r"], rtol=0, atol=ABS,
+                                   equal_nan=True)
     # strata below the size are reported (n, events) without estimates
     small = summary[summary["n"] < MIN_SIZE]
     assert small["median_years"].isna().all()
+
+
+def test_km_over_the_estimable_range_matches_r(registry):
+    """min_at_risk 10: the range (R script: written from the definition), the conditional
+    curve's median, CI and landmarks (survfit on the follow-up after from_age) to 1e-6."""
+    summary, curves = km_tables(dataset(registry, "death"), BY, [1, 2, 5, 10, 20], min_stratum_size=MIN_SIZE,
+                                min_at_risk=10)
+    ref = reference(registry, "km_conditional")
+    ours = summary.merge(ref, on=["stratify_by", "stratum"], suffixes=("", "_r"))
+    assert len(ours) == len(ref) >= 8
+    np.testing.assert_allclose(ours["from_age"], ours["from_age_r"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours["to_age"], ours["to_age_r"], rtol=0, atol=1e-12)
+    unstable = outside_own_ci(ours, "median", "median_lo_r", "median_hi_r")
+    assert ours.loc[unstable, "median_years"].isna().all()
+    stable = ours[~unstable]
+    for ours_col, ref_col in [("median_years", "median"), ("median_lo", "median_lo"), ("median_hi", "median_hi"),
+                              *[(f"s_{a}y", f"s_{a}y_r") for a in (1, 2, 5, 10, 20)]]:
+        np.testing.assert_allclose(stable[ours_col], stable[ref_col], rtol=0, atol=ABS, equal_nan=True, err_msg=ours_col)
+    # no curve point outside its stratum's range; no median outside its own interval
+    assert ((curves["time_years"] > curves["from_age"]) & (curves["time_years"] <= curves["to_age"])).all()
+    assert not outside_own_ci(summary, "median_years").any()
 
 
 def test_test_across_strata_matches_the_cox_score_test_of_r(registry):
@@ -82,15 +116,35 @@ def test_cox_models_match_r(registry):
 
 
 def test_rmst_matches_r(registry):
-    table = rmst_table(dataset(registry, "death"), BY, [2, 5, 10], min_stratum_size=MIN_SIZE)
-    ref = reference(registry, "rmst").dropna()
+    """Restricted mean event-free time after the stratification's common from_age, given
+    event-free there (R: rmean of survfit on the follow-up after from_age, less from_age)."""
+    table = rmst_table(dataset(registry, "death"), BY, [2, 5, 10], min_stratum_size=MIN_SIZE, min_at_risk=10)
+    ref = reference(registry, "rmst_conditional")
     ours = table.merge(ref, on=["stratify_by", "stratum", "tau"], suffixes=("", "_r"))
-    assert len(ours) == len(ref) >= 20
+    assert len(ours) == len(ref) >= 8
+    np.testing.assert_allclose(ours["from_age"], ours["from_age_r"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours["rmst"], ours["rmst_r"], rtol=0, atol=ABS)
     np.testing.assert_allclose(ours["se"], ours["se_r"], rtol=0, atol=ABS)
-    # differences are of independent strata: SE = sqrt(se1^2 + se0^2)
-    diffs = table.dropna(subset=["difference"])
-    assert len(diffs) > 0
+    # horizons outside the window are rows without estimates, with a note
+    outside = table[table["rmst"].isna()]
+    assert len(outside) and outside["note"].str.contains("outside the estimable range").all()
+    assert len(table.dropna(subset=["difference"])) > 0
+
+
+def test_aalen_johansen_over_the_estimable_range_matches_r(registry):
+    curves = cuminc_table(dataset(registry, "permanent_ventilation"), BY, min_stratum_size=MIN_SIZE, min_at_risk=10)
+    ref = reference(registry, "aj_conditional")
+    assert ((curves["time_years"] > curves["from_age"]) & (curves["time_years"] <= curves["to_age"])).all()
+    checked = 0
+    for (by, stratum), rows in ref.groupby(["stratify_by", "stratum"]):
+        event = curves[(curves.stratify_by == by) & (curves.stratum == stratum) & (curves.state == "event")]
+        rows = rows[rows["time"] <= event["to_age"].iloc[0]]
+        idx = np.searchsorted(event["time_years"].to_numpy(), rows["time"].to_numpy(), side="right") - 1
+        for column, reference_column in (("cif", "cif_event"), ("one_minus_km", "one_minus_km")):
+            values = np.where(idx >= 0, event[column].to_numpy()[np.maximum(idx, 0)], 0.0)
+            np.testing.assert_allclose(values, rows[reference_column], rtol=0, atol=ABS, err_msg=f"{by} {stratum}")
+        checked += len(rows)
+    assert checked > 200
 
 
 def test_aalen_johansen_matches_r(registry):

@@ -23,10 +23,11 @@ from smanh.survival.model_tables import (
 pytestmark = pytest.mark.workflow
 
 CONTRACT = {
-    "km_summary.csv": ["endpoint", "stratify_by", "stratum", "n", "events", "note", "median_years", "median_lo",
-                       "median_hi",
+    "km_summary.csv": ["endpoint", "stratify_by", "stratum", "n", "events", "note", "from_age", "to_age",
+                       "median_years", "median_lo", "median_hi",
                        "s_1y", "s_2y", "s_5y", "s_10y", "s_20y"],
-    "km_curves.csv": ["endpoint", "stratify_by", "stratum", "time_years", "survival", "lo", "hi", "at_risk"],
+    "km_curves.csv": ["endpoint", "stratify_by", "stratum", "from_age", "to_age", "time_years", "survival", "lo", "hi",
+                      "at_risk"],
     "cohort_flow.csv": ["endpoint", "step", "reason", "n"],
     "km_at_risk.csv": AT_RISK_COLUMNS,
     "km_tests.csv": TEST_COLUMNS,
@@ -56,7 +57,7 @@ def test_tables_hold_the_package_numbers(sample_run):
     endpoints = validate_config({"registry": {"path": str(SAMPLE)}})["analysis"]["endpoints"]
     expected_summary, expected_curves = km_tables(
         analysis_dataset(export, endpoints), ["all", "sma_type", "smn2_copies"], [1, 2, 5, 10, 20],
-        min_stratum_size=10,
+        min_stratum_size=10, min_at_risk=10,
     )
     written = read(sample_run, "km_summary.csv")
     written["note"] = written["note"].fillna("")  # an empty field reads back as missing

@@ -80,6 +80,10 @@ def parametric_figures():
     return expand("results/figures/parametric_{endpoint}.png", endpoint=ENDPOINTS)
 
 
+def cuminc_figures():
+    return expand("results/figures/cuminc_{endpoint}.png", endpoint=ENDPOINTS)
+
+
 def survival_outputs():
     """Every table of one endpoint's survival job (wildcard {endpoint})."""
     return {t: f"results/survival/{{endpoint}}/{t}.csv" for t in SURVIVAL_TABLES}
@@ -126,6 +130,7 @@ def final_targets():
         "results/tables/data_quality.csv",
         *gathered_tables().values(),
         *parametric_figures(),
+        *cuminc_figures(),
         *(gathered_progression_tables().values() if SCALES else []),
         *progression_figures("progression"),
         *progression_figures("change_12m"),

@@ -44,5 +44,6 @@ rule analysis_dataset:
     params:
         endpoints=ENDPOINT_SPECS,
         censor_at_treatment=config["analysis"]["censor_at_treatment"],
+        vital_status_date=config["registry"].get("vital_status_date"),
     script:
         "../../scripts/rules/analysis_dataset.py"

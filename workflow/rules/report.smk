@@ -75,6 +75,7 @@ rule report:
         data_quality="results/tables/data_quality.csv",
         km_figures=svg(km_figures()),
         parametric_figures=svg(parametric_figures()),
+        cuminc_figures=svg(cuminc_figures()),
         km_tests="results/tables/km_tests.csv",
         km_summary_sensitivity="results/tables/km_summary_sensitivity.csv",
         cox="results/tables/cox.csv",

@@ -25,6 +25,13 @@ rule survival_endpoint:
             labels={"endpoint": "{endpoint}", "figure": "Parametric extrapolation"},
         ),
         parametric_svg="results/figures/parametric_{endpoint}.svg",
+        cuminc_png=report(
+            "results/figures/cuminc_{endpoint}.png",
+            caption="../report/cuminc_figure.rst",
+            category="Survival",
+            labels={"endpoint": "{endpoint}", "figure": "Cumulative incidence"},
+        ),
+        cuminc_svg="results/figures/cuminc_{endpoint}.svg",
     log:
         "logs/survival_endpoint/{endpoint}.log",
     benchmark:

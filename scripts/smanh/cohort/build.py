@@ -30,12 +30,14 @@ def build_cohort(
     sensitivity_analysis: bool,
     n_in_export: int,
     validation_exclusions: dict[str, int],
+    vital_status_date: str | None = None,
 ) -> Cohort:
     """The datasets of ``endpoints`` (names or config mappings) and the cohort tables;
     every patient of the export is accounted for in ``cohort_flow``."""
-    dataset = analysis_dataset(export, endpoints, censor_at_treatment)
+    dataset = analysis_dataset(export, endpoints, censor_at_treatment, vital_status_date)
     sensitivity = (
-        analysis_dataset(export, endpoints, not censor_at_treatment) if sensitivity_analysis else None
+        analysis_dataset(export, endpoints, not censor_at_treatment, vital_status_date)
+        if sensitivity_analysis else None
     )
     return Cohort(
         dataset,

@@ -32,17 +32,19 @@ from smanh.jobs.files import write_parquet
 
 # Reasons a patient has no at-risk time for an endpoint, in the order reported.
 NOT_IN_POPULATION = "not in the endpoint's population"
-EVENT_BEFORE_ENROLMENT = "event on or before enrolment"
-TREATED_BEFORE_ENROLMENT = "treated on or before enrolment"
-NO_FOLLOW_UP = "no follow-up after enrolment"
+MILESTONE_AFTER_TREATMENT = "milestone gained on or after the first treatment"
+EVENT_BEFORE_ENTRY = "event on or before entry"
+TREATED_BEFORE_ENTRY = "treated on or before entry"
+NO_FOLLOW_UP = "no follow-up after entry"
 NO_ONSET_DATE = "no onset date (time origin)"
 NO_DIAGNOSIS_DATE = "no diagnosis date (time origin)"
 EXCLUSION_REASONS = (
     NO_ONSET_DATE,
     NO_DIAGNOSIS_DATE,
     NOT_IN_POPULATION,
-    EVENT_BEFORE_ENROLMENT,
-    TREATED_BEFORE_ENROLMENT,
+    MILESTONE_AFTER_TREATMENT,
+    EVENT_BEFORE_ENTRY,
+    TREATED_BEFORE_ENTRY,
     NO_FOLLOW_UP,
 )
 
@@ -89,13 +91,18 @@ def first_event_dates(export: RegistryExport) -> pd.DataFrame:
 
 
 def analysis_dataset(
-    export: RegistryExport, endpoint_names: list, censor_at_treatment: bool = True
+    export: RegistryExport,
+    endpoint_names: list,
+    censor_at_treatment: bool = True,
+    vital_status_date: str | None = None,
 ) -> pd.DataFrame:
     """One row per patient and endpoint with entry, exit, event and exclusion reason.
 
     ``endpoint_names`` are names of built-in endpoints or config mappings (see
     :func:`endpoint`). ``event_type`` is 0 censored, 1 the endpoint event, 2 a competing
-    event; ``event`` = (``event_type`` == 1).
+    event; ``event`` = (``event_type`` == 1). With ``vital_status_date`` (deaths known
+    completely up to it), death-only endpoints follow every patient to it, not to last
+    contact.
     """
     patients = export.patients.set_index("patient_id")
     # Dates as numpy datetime64 arrays (NaT where missing): comparisons with NaT are false
@@ -113,7 +120,8 @@ def analysis_dataset(
         "birth_year": patients["birth_date"].dt.year.to_numpy(),
     }
     specs = [endpoint(name) for name in endpoint_names]
-    parts = [_one_endpoint(spec, dates, events, treatment, censor_at_treatment) for spec in specs]
+    vital = np.datetime64(vital_status_date, "ns") if vital_status_date else None
+    parts = [_one_endpoint(spec, dates, events, treatment, censor_at_treatment, vital) for spec in specs]
     columns = {
         "patient_id": np.tile(patients.index.to_numpy(), len(specs)),
         "endpoint": np.repeat(np.array([spec.name for spec in specs], dtype=object), len(patients)),
@@ -132,8 +140,14 @@ def _one_endpoint(
     events: dict[str, np.ndarray],
     treatment: np.ndarray,
     censor_at_treatment: bool,
+    vital_status_date: np.datetime64 | None = None,
 ) -> dict[str, np.ndarray]:
-    """The endpoint's own columns (:data:`_ENDPOINT_COLUMNS`), one value per patient."""
+    """The endpoint's own columns (:data:`_ENDPOINT_COLUMNS`), one value per patient.
+
+    Entry is enrolment or, for an endpoint with a ``population`` milestone, the later of
+    enrolment and the milestone: nobody is at risk of losing a milestone before gaining it
+    (no immortal time); in natural-history mode the population is those who gained it
+    before their first treatment."""
     never = np.full(len(treatment), np.datetime64("NaT"), dtype="datetime64[ns]")
 
     def first_of(kinds) -> np.ndarray:
@@ -141,6 +155,9 @@ def _one_endpoint(
 
     event_date = first_of(spec.events)
     last_contact = dates["last_contact_date"]
+    if vital_status_date is not None and spec.events == (DEATH,):
+        # deaths ascertained to the vital status date for everyone: followed to it
+        last_contact = np.full(len(treatment), vital_status_date, dtype="datetime64[ns]")
     treated = treatment if censor_at_treatment else never
     censor_date = np.fmin(last_contact, treated)
     has_event = ~np.isnat(event_date) & (event_date <= censor_date)
@@ -158,18 +175,21 @@ def _one_endpoint(
         "last_contact",
     )
     origin = dates[TIME_ORIGINS[spec.time_origin]]
-    entry_age = _years_between(origin, dates["enrolment_date"])
+    milestone = events.get(spec.population, never) if spec.population is not None else never
+    entry_age = _years_between(origin, np.fmax(dates["enrolment_date"], milestone))
     if spec.time_origin != "birth":  # enrolled before onset/diagnosis: at risk from it
         entry_age = np.maximum(entry_age, 0.0)  # NaN stays NaN, as in clip
     exit_age = _years_between(origin, exit_date)
 
     excluded = np.full(len(treatment), "", dtype=object)
     no_time = exit_age <= entry_age
-    excluded[no_time & np.isin(exit_reason, ["event", "competing_event"])] = EVENT_BEFORE_ENROLMENT
-    excluded[no_time & (exit_reason == "treatment")] = TREATED_BEFORE_ENROLMENT
+    excluded[no_time & np.isin(exit_reason, ["event", "competing_event"])] = EVENT_BEFORE_ENTRY
+    excluded[no_time & (exit_reason == "treatment")] = TREATED_BEFORE_ENTRY
     excluded[no_time & (exit_reason == "last_contact")] = NO_FOLLOW_UP
     if spec.population is not None:
-        excluded[np.isnat(events.get(spec.population, never))] = NOT_IN_POPULATION
+        if censor_at_treatment:
+            excluded[~np.isnat(treatment) & (milestone >= treatment)] = MILESTONE_AFTER_TREATMENT
+        excluded[np.isnat(milestone)] = NOT_IN_POPULATION
     if spec.time_origin == "onset":
         excluded[np.isnat(origin)] = NO_ONSET_DATE
     elif spec.time_origin == "diagnosis":

@@ -24,5 +24,5 @@ def cohort_flow(
     for name, group in dataset.groupby("endpoint", sort=False):
         counts = group["excluded_reason"].value_counts()
         rows += [(name, "excluded", r, int(counts.get(r, 0))) for r in EXCLUSION_REASONS]
-        rows.append((name, "analysed", "at risk after enrolment", int((group["excluded_reason"] == "").sum())))
+        rows.append((name, "analysed", "at risk after entry", int((group["excluded_reason"] == "").sum())))
     return pd.DataFrame(rows, columns=["endpoint", "step", "reason", "n"])

@@ -38,6 +38,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             description="the earlier of death and the first permanent ventilation",
         ),
         Endpoint("death", (DEATH,), description="death from any cause"),
+        # Non-fatal endpoints: death competes (censoring at death would overstate the
+        # incidence where mortality is high); a config mapping may set `competing: []`.
         Endpoint(
             "permanent_ventilation",
             ("permanent_ventilation",),
@@ -48,17 +50,23 @@ ENDPOINTS: dict[str, Endpoint] = {
             "loss_of_independent_sitting",
             ("loss_of_independent_sitting",),
             population="sits_independently",
-            description="loss of independent sitting, among patients who sat",
+            description="loss of independent sitting, among patients who sat before any treatment, from the "
+                        "age they sat (death a competing event)",
+            competing=(DEATH,),
         ),
         Endpoint(
             "loss_of_independent_walking",
             ("loss_of_independent_walking",),
             population="walks_independently",
-            description="loss of independent walking, among patients who walked",
+            description="loss of independent walking, among patients who walked before any treatment, from the "
+                        "age they walked (death a competing event)",
+            competing=(DEATH,),
         ),
-        Endpoint("feeding_tube", ("feeding_tube",), description="first feeding tube"),
+        Endpoint("feeding_tube", ("feeding_tube",), description="first feeding tube (death a competing event)",
+                 competing=(DEATH,)),
         Endpoint(
-            "scoliosis_surgery", ("scoliosis_surgery",), description="first scoliosis surgery"
+            "scoliosis_surgery", ("scoliosis_surgery",),
+            description="first scoliosis surgery (death a competing event)", competing=(DEATH,),
         ),
     )
 }

@@ -3,6 +3,7 @@ points, and parametric fits extrapolated beside Kaplan–Meier."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -19,12 +20,14 @@ from smanh.figures.theme import despine, set_theme
 
 
 def step_curve(curve: pd.DataFrame) -> pd.DataFrame:
-    """The curve from age 0 (S = 1) with bands defined everywhere they are drawn.
+    """The curve from the start of its estimable range (``from_age``, S = 1: estimates are
+    conditional on being event-free there) with bands defined everywhere they are drawn.
 
     Only the steps are kept (censoring-only ages change nothing drawn), plus the last
-    age, so the curve still ends where follow-up ends.
+    age, so the curve still ends where its estimable range ends.
     """
-    start = pd.DataFrame({"time_years": [0.0], "survival": [1.0], "lo": [1.0], "hi": [1.0]})
+    start_age = float(curve["from_age"].iloc[0]) if "from_age" in curve and len(curve) else 0.0
+    start = pd.DataFrame({"time_years": [start_age], "survival": [1.0], "lo": [1.0], "hi": [1.0]})
     rows = pd.concat([start, curve[["time_years", "survival", "lo", "hi"]]], ignore_index=True)
     at_one = rows["survival"] >= 1.0
     rows.loc[at_one, ["lo", "hi"]] = 1.0
@@ -77,7 +80,7 @@ def km_figure(
         for stratum in strata:
             rows = step_curve(by_curve[(by, stratum)])
             colour = stratum_colour(by, stratum)
-            label = stratum_label(by, stratum)
+            label = f"{stratum_label(by, stratum)} ({age_range(by_curve[(by, stratum)], scale)})"
             ax.step(rows["time_years"] * scale, rows["survival"], where="post", color=colour, label=label, lw=1.4)
             ax.fill_between(rows["time_years"] * scale, rows["lo"], rows["hi"], step="post", color=colour,
                             alpha=0.15, lw=0, rasterized=True)
@@ -98,11 +101,17 @@ def km_figure(
         table_ax.set_xlabel("Age (months)" if unit == "months" else "Age (years)")
         if column == 0:
             ax.set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
-    fig.suptitle(f"Kaplan–Meier with delayed entry ({conf_level:.0%} log-log bands); number at risk below",
-                 fontsize=9)
+    fig.suptitle(f"Kaplan–Meier with delayed entry ({conf_level:.0%} log-log bands), each curve over its "
+                 "estimable range (in brackets; given event-free at its start); number at risk below", fontsize=9)
     despine(fig)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.12, wspace=0.3)
     return fig
+
+
+def age_range(curve: pd.DataFrame, scale: float = 1.0) -> str:
+    """``0.09–10.5 y`` (or months): where a curve is estimable."""
+    unit = "mo" if scale == 12.0 else "y"
+    return f"{curve['from_age'].iloc[0] * scale:.2g}–{curve['to_age'].iloc[0] * scale:.3g} {unit}"
 
 
 def _overlay_published(ax, published: pd.DataFrame, strata: list[str], scale: float) -> None:
@@ -187,6 +196,8 @@ def parametric_figure(
                 (line,) = ax.plot(curve["time_years"], curve["survival"], color=colour, ls=style, lw=1.1)
                 legend.setdefault(dist, line)
         title = "All patients" if by == "all" else f"{short_name(by)} {stratum}"
+        if len(km):
+            title += f", from {km['from_age'].iloc[0]:.2g} y"
         ax.set_title(f"{title}; best AIC: {best}" if best else title, fontsize=9)
         ax.set_xlabel("Age (years)")
         ax.set_ylim(0, 1.02)
@@ -194,7 +205,8 @@ def parametric_figure(
     for ax in list(axes.flat)[len(panels):]:
         ax.set_axis_off()
     axes[0][0].set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
-    fig.suptitle("Parametric fits (delayed entry) extrapolated beside Kaplan–Meier", fontsize=9)
+    fig.suptitle("Parametric fits (delayed entry) beside Kaplan–Meier, given event-free at each panel's "
+                 "from-age, extrapolated", fontsize=9)
     fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend),
                frameon=False, fontsize=7)
     despine(fig)
@@ -203,4 +215,41 @@ def parametric_figure(
     width, height = fig.get_size_inches()
     fig.subplots_adjust(left=0.62 / width, right=1 - 0.15 / width, top=1 - 0.55 / height,
                         bottom=0.95 / height, wspace=0.12, hspace=0.42)
+    return fig
+
+
+def cuminc_figure(cuminc: pd.DataFrame, endpoint: str) -> Figure:
+    """Cumulative incidence of the event with death (or the endpoint's other competing
+    events) as a competing risk — Aalen–Johansen, solid — beside 1 − Kaplan–Meier, dashed,
+    which treats the competing events as censoring and so overstates the incidence where
+    they are common; one panel per stratification, each curve over its estimable range."""
+    set_theme()
+    event = cuminc[cuminc["state"] == "event"]
+    if event.empty:
+        return empty_figure(f"{endpoint.replace('_', ' ')}: no competing event among the patients at risk: "
+                            "the cumulative incidence is 1 − Kaplan–Meier", "Cumulative incidence")
+    by_curve = {key: rows for key, rows in event.groupby(["stratify_by", "stratum"], sort=False)}
+    panels = list(dict.fromkeys(by for by, _ in by_curve))
+    fig = new_figure(figsize=(4.3 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, by in zip(axes[0], panels):
+        for (curve_by, stratum), rows in by_curve.items():
+            if curve_by != by:
+                continue
+            colour = stratum_colour(by, stratum)
+            start = float(rows["from_age"].iloc[0])
+            ages = np.concatenate([[start], rows["time_years"].to_numpy()])
+            ax.step(ages, np.concatenate([[0.0], rows["cif"].to_numpy()]), where="post", color=colour, lw=1.4,
+                    label=f"{stratum_label(by, stratum)} ({age_range(rows)})")
+            ax.step(ages, np.concatenate([[0.0], rows["one_minus_km"].to_numpy()]), where="post", color=colour,
+                    lw=0.9, ls="--")
+        ax.set_title(STRATIFICATION_TITLES.get(by, by), fontsize=9)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("Age (years)")
+        ax.legend(frameon=False, fontsize=6, loc="upper left")
+    axes[0][0].set_ylabel(f"Cumulative incidence of {endpoint.replace('_', ' ')}")
+    fig.suptitle("Aalen–Johansen cumulative incidence (solid; death competing) and 1 − Kaplan–Meier (dashed), "
+                 "given event-free at each curve's from-age", fontsize=9)
+    despine(fig)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.14, wspace=0.3)
     return fig

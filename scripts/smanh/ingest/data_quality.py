@@ -12,7 +12,8 @@ One long table, ``section, table, field, statistic, value``, with the sections
   ``assessments``, and assessments per assessed patient ``median``, ``q1``, ``q3``;
 * ``recorded``: per event kind of the vocabulary, deaths and treatments, the ``rows`` and
   ``patients`` the export records (zeros included: an endpoint whose events the export
-  never records is "not recorded", not "no events");
+  never records is "not recorded", not "no events"), and the patients whose death is dated
+  after their last contact (censored at last contact unless ``registry.vital_status_date``);
 * ``after_last_contact``: per table (and ``all``), ``rows`` dated after their patient's
   last contact and the ``patients`` with such rows (legal; follow-up ends at last contact);
 * ``validation``: ``patients_excluded`` and, per table, ``orphan_rows_dropped`` (rows of
@@ -106,8 +107,10 @@ def _recorded(export: RegistryExport) -> list[tuple]:
         rows += [("recorded", "events", kind, "rows", len(of_kind)),
                  ("recorded", "events", kind, "patients", int(pd.Series(of_kind).nunique()))]
     deaths = int(export.patients["death_date"].notna().sum())
+    late = int((export.patients["death_date"] > export.patients["last_contact_date"]).sum())
     rows += [("recorded", "patients", "death_date", "rows", deaths),
-             ("recorded", "patients", "death_date", "patients", deaths)]
+             ("recorded", "patients", "death_date", "patients", deaths),
+             ("recorded", "patients", "death_after_last_contact", "patients", late)]
     treated = export.treatments["patient_id"] if len(export.treatments) else pd.Series([], dtype=object)
     rows += [("recorded", "treatments", "", "rows", len(treated)),
              ("recorded", "treatments", "", "patients", int(treated.nunique()))]

@@ -33,7 +33,8 @@ from smanh.report.survival import SURVIVAL_REPORT_TABLES, survival_context
 
 # The report rule's figure inputs (SVG): one per endpoint (Kaplan–Meier, parametric), one
 # per scale (spaghetti, change), and the forest plot of the Cox models.
-FIGURE_INPUTS = ("km_figures", "parametric_figures", "cox_forest", "spaghetti_figures", "change_figures")
+FIGURE_INPUTS = ("km_figures", "parametric_figures", "cuminc_figures", "cox_forest", "spaghetti_figures",
+                 "change_figures")
 
 def methods_context(config: dict) -> dict:
     analysis = config["analysis"]
@@ -49,6 +50,8 @@ def methods_context(config: dict) -> dict:
         "stratify_by": analysis["stratify_by"],
         "exclusion_reasons": EXCLUSION_REASONS,
         "min_stratum_size": analysis["min_stratum_size"],
+        "min_at_risk": analysis["min_at_risk"],
+        "vital_status_date": config["registry"].get("vital_status_date"),
         "ph_alpha": analysis["ph_alpha"],
     }
 
@@ -98,7 +101,7 @@ def render_report(
         cox_forest=embed_figure(figures["cox_forest"]),
         survival=survival_context(
             {name: tables.get(name) for name in SURVIVAL_REPORT_TABLES},
-            figures["parametric_figures"], config, min_cell_count,
+            figures["parametric_figures"], figures["cuminc_figures"], config, min_cell_count,
         ),
         comparison=comparison_display(tables["published_comparison"]),
         warnings=warnings(tables, summary, min_cell_count, empty),
@@ -112,8 +115,12 @@ def render_report(
 
 def records_after_last_contact(data_quality: pd.DataFrame) -> int:
     """Patients with any record dated after their last contact (``data_quality.csv``)."""
-    rows = data_quality[(data_quality["section"] == "after_last_contact") & (data_quality["table"] == "all")
-                        & (data_quality["statistic"] == "patients")]
+    return _quality_value(data_quality, "after_last_contact", "all", "", "patients")
+
+
+def _quality_value(data_quality: pd.DataFrame, section: str, table: str, field: str, statistic: str = "patients") -> int:
+    rows = data_quality[(data_quality["section"] == section) & (data_quality["table"] == table)
+                        & (data_quality["field"].fillna("") == field) & (data_quality["statistic"] == statistic)]
     return int(float(rows["value"].iloc[0])) if len(rows) else 0
 
 
@@ -142,6 +149,12 @@ def warnings(tables: dict[str, pd.DataFrame], summary: dict, min_cell_count: int
     estimates are fragile: in words, from the tables."""
     found = [f"Endpoint {name.replace('_', ' ')}: {why}." for name, why in empty["endpoints"].items()]
     found += [f"Scale {name}: {why}." for name, why in empty["scales"].items()]
+    deaths_late = _quality_value(tables["data_quality"], "recorded", "patients", "death_after_last_contact")
+    if deaths_late and not summary["config"]["registry"].get("vital_status_date"):
+        found.append(
+            f"{show_count(deaths_late, min_cell_count)} deaths are dated after the patient's last contact: death "
+            "endpoints censor those patients at last contact (set registry.vital_status_date where deaths are "
+            "ascertained completely, e.g. by linkage).")
     late = records_after_last_contact(tables["data_quality"])
     if late:
         found.append(

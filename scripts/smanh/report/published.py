@@ -60,13 +60,18 @@ def _survival_estimate(point, curves: dict[tuple[str, str], pd.DataFrame]) -> di
     if curve is None or curve.empty:
         return _not_estimated("not estimated: endpoint or stratum not analysed")
     times = curve["time_years"].to_numpy()
-    if point.time_years > times[-1]:
-        return _not_estimated("not estimated: beyond the registry's follow-up")
+    start, end = float(curve["from_age"].iloc[0]), float(curve["to_age"].iloc[0])
+    if not start <= point.time_years <= end:
+        return _not_estimated(f"not estimated: outside the registry's estimable range {start:.2f}–{end:.2f} years")
     index = np.searchsorted(times, point.time_years, side="right") - 1
-    if index < 0:
-        return {"estimate": 1.0, "lo": np.nan, "hi": np.nan, "note": "before the first event"}
-    row = curve.iloc[index]
-    return {"estimate": row["survival"], "lo": row["lo"], "hi": row["hi"], "note": ""}
+    if index < 0:  # before the curve's first step: still S = 1 given event-free at its start
+        estimate = {"estimate": 1.0, "lo": np.nan, "hi": np.nan}
+    else:
+        row = curve.iloc[index]
+        estimate = {"estimate": row["survival"], "lo": row["lo"], "hi": row["hi"]}
+    # published points are from birth; the registry's curve is given event-free at its start
+    note = f"registry: given event-free at {start:.2f} years" if start > 0 else ""
+    return {**estimate, "note": note}
 
 
 def _slope_estimate(point, lmm_slopes: pd.DataFrame | None) -> dict:

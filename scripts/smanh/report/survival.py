@@ -22,23 +22,29 @@ def _rows_of(frame: pd.DataFrame | None, endpoint: str) -> pd.DataFrame:
 
 
 def cuminc_at(curves: pd.DataFrame, ages) -> pd.DataFrame:
-    """Cumulative incidence (step function) at ``ages`` per stratum and state, from
-    ``cuminc.csv``; empty beyond the last time of the curve."""
+    """Cumulative incidence (step function) at ``ages`` per stratum and state, and
+    1 − Kaplan–Meier of the event beside it, from ``cuminc.csv``; empty outside the
+    curve's estimable range (``from_age`` to ``to_age``)."""
     rows = []
     for (by, stratum, state), curve in curves.groupby(["stratify_by", "stratum", "state"], sort=False):
-        times, cif = curve["time_years"].to_numpy(), curve["cif"].to_numpy()
-        values = {}
-        for age in ages:
-            idx = np.searchsorted(times, age, side="right") - 1
-            values[f"at {age:g} y"] = (
-                float("nan") if age > times[-1] else (cif[idx] if idx >= 0 else 0.0)
-            )
-        rows.append({"stratify_by": by, "stratum": stratum, "state": state, **values})
+        times = curve["time_years"].to_numpy()
+        start, end = float(curve["from_age"].iloc[0]), float(curve["to_age"].iloc[0])
+        columns = [("cif", state.replace("_", " "))]
+        if state == "event":
+            columns.append(("one_minus_km", "1 − Kaplan–Meier (competing censored)"))
+        for column, label in columns:
+            values = curve[column].to_numpy()
+            shown = {}
+            for age in ages:
+                idx = np.searchsorted(times, age, side="right") - 1
+                inside = start <= age <= end
+                shown[f"at {age:g} y"] = values[idx] if inside and idx >= 0 else (0.0 if inside else float("nan"))
+            rows.append({"stratify_by": by, "stratum": stratum, "from age": start, "estimate": label, **shown})
     return pd.DataFrame(rows)
 
 
 def survival_context(
-    tables: dict[str, pd.DataFrame], parametric_figures, config: dict, min_cell_count: int
+    tables: dict[str, pd.DataFrame], parametric_figures, cuminc_figures, config: dict, min_cell_count: int
 ) -> dict:
     """Per endpoint: display tables of the tests across strata, the sensitivity analysis,
     Cox (HR with CI and PH flag), cumulative incidence at the landmark ages, RMST and the
@@ -46,9 +52,10 @@ def survival_context(
     suppressed; every number is from ``results/tables/``."""
     analysis = config["analysis"]
     figures = {Path(f).stem.removeprefix("parametric_"): embed_figure(f) for f in parametric_figures}
+    incidence = {Path(f).stem.removeprefix("cuminc_"): embed_figure(f) for f in cuminc_figures}
     context = {}
     for name in figures or list(_endpoint_names(tables)):
-        out = {"parametric_figure": figures.get(name)}
+        out = {"parametric_figure": figures.get(name), "cuminc_figure": incidence.get(name)}
         tests = _rows_of(tables.get("km_tests"), name)
         out["tests"] = display_table(tests[["stratify_by", "strata", "n", "events", "chisq", "df", "p", "note"]],
                                      min_cell_count, 3) if len(tests) else None

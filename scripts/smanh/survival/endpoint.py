@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smanh.figures.survival import km_figure, parametric_figure
+from smanh.figures.survival import cuminc_figure, km_figure, parametric_figure
 from smanh.ingest.reference import survival_points
 from smanh.jobs.files import as_written
 from smanh.survival.km_tables import at_risk_table, km_tables, stratum_tests
@@ -43,6 +43,7 @@ class SurvivalOptions:
     at_risk_ages: tuple[float, ...]
     confidence_level: float
     min_stratum_size: int
+    min_at_risk: int
     birth_eras: tuple[int, ...]
     censor_at_treatment: bool
     cox_models: tuple[dict, ...]
@@ -62,6 +63,7 @@ class SurvivalOptions:
             at_risk_ages=tuple(analysis["at_risk_ages"]),
             confidence_level=analysis["confidence_level"],
             min_stratum_size=analysis["min_stratum_size"],
+            min_at_risk=analysis["min_at_risk"],
             birth_eras=tuple(analysis["birth_eras"]),
             censor_at_treatment=analysis["censor_at_treatment"],
             cox_models=tuple(analysis["cox_models"]),
@@ -95,7 +97,7 @@ def survival_endpoint(
     the files hold."""
     tables = analyse_endpoint(dataset, sensitivity, options)
     drawn = {name: as_written(tables[name])
-             for name in ("km_curves", "km_at_risk", "parametric", "parametric_curves")}
+             for name in ("km_curves", "km_at_risk", "parametric", "parametric_curves", "cuminc")}
     km = km_figure(
         drawn["km_curves"], endpoint, at_risk=drawn["km_at_risk"],
         published=survival_points(reference, endpoint), min_cell_count=min_cell_count,
@@ -104,7 +106,8 @@ def survival_endpoint(
     parametric = parametric_figure(
         drawn["km_curves"], drawn["parametric_curves"], drawn["parametric"], endpoint
     )
-    return EndpointResult(tables, {"km": km, "parametric": parametric})
+    cuminc = cuminc_figure(drawn["cuminc"], endpoint)
+    return EndpointResult(tables, {"km": km, "parametric": parametric, "cuminc": cuminc})
 
 
 def analyse_endpoint(
@@ -121,15 +124,16 @@ def analyse_endpoint(
     """
     o = options
     common = {"min_stratum_size": o.min_stratum_size, "birth_eras": o.birth_eras}
+    ranged = {**common, "min_at_risk": o.min_at_risk}
     by = list(o.stratify_by)
-    summary, curves = km_tables(dataset, by, list(o.landmark_ages), o.confidence_level, **common)
+    summary, curves = km_tables(dataset, by, list(o.landmark_ages), o.confidence_level, **ranged)
     tables = {"km_summary": summary, "km_curves": curves}
     tables["km_at_risk"] = at_risk_table(dataset, by, list(o.at_risk_ages), o.birth_eras)
     tables["km_tests"] = stratum_tests(dataset, by, **common)
     mode = ALL_FOLLOW_UP if o.censor_at_treatment else NATURAL_HISTORY
     if sensitivity is not None:
         s_summary, s_curves = km_tables(
-            sensitivity, by, list(o.landmark_ages), o.confidence_level, **common
+            sensitivity, by, list(o.landmark_ages), o.confidence_level, **ranged
         )
     else:
         s_summary, s_curves = summary.iloc[:0], curves.iloc[:0]
@@ -139,12 +143,12 @@ def analyse_endpoint(
         dataset, [dict(m) for m in o.cox_models], ph_alpha=o.ph_alpha,
         conf_level=o.confidence_level, **common,
     )
-    tables["cuminc"] = cuminc_table(dataset, by, conf_level=o.confidence_level, **common)
+    tables["cuminc"] = cuminc_table(dataset, by, conf_level=o.confidence_level, **ranged)
     tables["rmst"] = rmst_table(
-        dataset, by, list(o.rmst_horizons), conf_level=o.confidence_level, **common
+        dataset, by, list(o.rmst_horizons), conf_level=o.confidence_level, **ranged
     )
     tables["parametric"], tables["parametric_curves"] = parametric_tables(
         dataset, list(o.parametric_stratify_by), list(o.parametric_distributions),
-        o.extrapolate_to, conf_level=o.confidence_level, **common,
+        o.extrapolate_to, conf_level=o.confidence_level, **ranged,
     )
     return tables

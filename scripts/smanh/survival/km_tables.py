@@ -1,9 +1,15 @@
-"""Kaplan–Meier per endpoint and stratum, as the contract's tables (§3).
+"""Kaplan–Meier per endpoint and stratum, as the contract's tables (README, "Outputs").
 
-``km_summary.csv``: endpoint, stratify_by, stratum, n, events, median_years,
-median_lo, median_hi, s_<age>y ...; ``km_curves.csv``: endpoint, stratify_by, stratum,
-time_years, survival, lo, hi, at_risk. Numbers are exact; a median or bound not
-reached is NaN here and an empty field in the CSV.
+``km_summary.csv``: endpoint, stratify_by, stratum, n, events, note, from_age, to_age,
+median_years, median_lo, median_hi, s_<age>y ...; ``km_curves.csv``: endpoint, stratify_by,
+stratum, from_age, to_age, time_years, survival, lo, hi, at_risk. Numbers are exact; a
+median or bound not reached is NaN here and an empty field in the CSV.
+
+Each modelled stratum's curve covers its estimable range only (:mod:`smanh.survival.estimable`):
+from the first age with ``min_at_risk`` patients at risk, conditional on being event-free
+there, to where the risk set first falls below ``min_at_risk``. Landmarks and quantiles
+outside it are empty with a note; so is a median outside its own confidence interval (read
+off a step of a curve too unstable to report).
 
 Strata with fewer than ``min_stratum_size`` analysed patients are *reported* (a
 ``km_summary`` row with ``n`` and ``events``) but *not modelled*: their estimates are
@@ -24,6 +30,7 @@ import pandas as pd
 from smanh.cohort.strata import analysed, modelled_strata, strata
 from smanh.errors import ModelError
 from smanh.survival.cox import cox_score_test
+from smanh.survival.estimable import EstimableRange, conditional_rows, estimable_range
 from smanh.survival.km import KaplanMeierFit, kaplan_meier, number_at_risk
 
 SUMMARY_COLUMNS = [
@@ -33,6 +40,8 @@ SUMMARY_COLUMNS = [
     "n",
     "events",
     "note",
+    "from_age",
+    "to_age",
     "median_years",
     "median_lo",
     "median_hi",
@@ -41,6 +50,8 @@ CURVE_COLUMNS = [
     "endpoint",
     "stratify_by",
     "stratum",
+    "from_age",
+    "to_age",
     "time_years",
     "survival",
     "lo",
@@ -81,19 +92,25 @@ def fit_strata(
     conf_level: float = 0.95,
     min_stratum_size: int = 1,
     birth_eras=None,
-) -> Iterator[tuple[str, str, str, pd.DataFrame, KaplanMeierFit | None]]:
-    """(endpoint, stratify_by, stratum, rows, fit) for every endpoint × stratification ×
-    stratum; ``fit`` is None for a stratum below ``min_stratum_size``."""
+    min_at_risk: int = 1,
+) -> Iterator[tuple[str, str, str, pd.DataFrame, KaplanMeierFit | None, EstimableRange | None]]:
+    """(endpoint, stratify_by, stratum, rows, fit, range) for every endpoint ×
+    stratification × stratum; ``fit`` is the curve over the stratum's estimable range
+    (None for a stratum below ``min_stratum_size`` or without an estimable range)."""
     rows = analysed(dataset)
     for endpoint_name, endpoint_rows in rows.groupby("endpoint", sort=False):
         for by in stratify_by:
             for label, group in strata(endpoint_rows, by, birth_eras):
-                fit = None
+                fit = estimable = None
                 if len(group) >= min_stratum_size:
-                    fit = kaplan_meier(
-                        group["entry_age"], group["exit_age"], group["event"], conf_level
-                    )
-                yield endpoint_name, by, label, group, fit
+                    estimable = estimable_range(group["entry_age"], group["exit_age"], min_at_risk)
+                    if estimable.exists:
+                        fit = kaplan_meier(
+                            *conditional_rows(group["entry_age"], group["exit_age"], group["event"],
+                                              estimable.from_age)[:3],
+                            conf_level,
+                        )
+                yield endpoint_name, by, label, group, fit, estimable
 
 
 def km_tables(
@@ -103,54 +120,64 @@ def km_tables(
     conf_level: float = 0.95,
     min_stratum_size: int = 1,
     birth_eras=None,
+    min_at_risk: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(km_summary, km_curves)`` for every endpoint in ``dataset``."""
     summaries, curves = [], []
-    for endpoint_name, by, label, group, fit in fit_strata(
-        dataset, stratify_by, conf_level, min_stratum_size, birth_eras
+    for endpoint_name, by, label, group, fit, estimable in fit_strata(
+        dataset, stratify_by, conf_level, min_stratum_size, birth_eras, min_at_risk
     ):
         key = {"endpoint": endpoint_name, "stratify_by": by, "stratum": label}
-        if fit is None:  # reported, not modelled
-            summaries.append({**key, "n": len(group), "events": int(group["event"].sum()),
-                              "note": not_modelled_note(min_stratum_size)})
+        counts = {"n": len(group), "events": int(group["event"].sum())}
+        if estimable is None:  # reported, not modelled
+            summaries.append({**key, **counts, "note": not_modelled_note(min_stratum_size)})
             continue
-        median, lo, hi = fit.median()
-        landmarks = fit.survival_at(landmark_ages)
-        summaries.append(
-            {
-                **key,
-                "n": fit.n_subjects,
-                "events": fit.events,
-                "note": "" if fit.events else NO_EVENTS,
-                "median_years": median,
-                "median_lo": lo,
-                "median_hi": hi,
-                **{landmark_column(a): s for a, s in zip(landmark_ages, landmarks)},
-            }
-        )
-        curves.append(
-            pd.DataFrame(
-                {
-                    **key,
-                    "time_years": fit.time,
-                    "survival": fit.survival,
-                    "lo": fit.lower,
-                    "hi": fit.upper,
-                    "at_risk": fit.n_risk,
-                }
-            )
-        )
+        if fit is None:
+            summaries.append({**key, **counts, "note": estimable.never_note})
+            continue
+        ages = {"from_age": estimable.from_age, "to_age": estimable.to_age}
+        median, notes = _median_within(fit, estimable)
+        inside = estimable.holds(landmark_ages)
+        landmarks = np.where(inside, fit.survival_at(landmark_ages), np.nan)
+        if not inside.all():
+            outside = ", ".join(f"{a:g}" for a, i in zip(landmark_ages, inside) if not i)
+            notes.append(estimable.outside_note(f"landmark age(s) {outside}"))
+        if not group["event"].any():
+            notes.insert(0, NO_EVENTS)
+        summaries.append({
+            **key, **counts, "note": "; ".join(notes), **ages,
+            "median_years": median[0], "median_lo": median[1], "median_hi": median[2],
+            **{landmark_column(a): s for a, s in zip(landmark_ages, landmarks)},
+        })
+        shown = fit.time <= estimable.to_age
+        curves.append(pd.DataFrame({
+            **key, **ages,
+            "time_years": fit.time[shown],
+            "survival": fit.survival[shown],
+            "lo": fit.lower[shown],
+            "hi": fit.upper[shown],
+            "at_risk": fit.n_risk[shown],
+        }))
     summaries += [
         {"endpoint": name, "stratify_by": "all", "stratum": "all", "n": 0, "events": 0, "note": note}
         for name, note in no_patients_at_risk(dataset).items()
     ]
     summary_columns = SUMMARY_COLUMNS + [landmark_column(a) for a in landmark_ages]
     summary = pd.DataFrame(summaries, columns=summary_columns)
-    summary[["median_years", "median_lo", "median_hi"]] = summary[
-        ["median_years", "median_lo", "median_hi"]
-    ].astype(float)
+    numbers = ["from_age", "to_age", "median_years", "median_lo", "median_hi"]
+    summary[numbers] = summary[numbers].astype(float)
     curve = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS)
     return summary, curve[CURVE_COLUMNS]
+
+
+def _median_within(fit: KaplanMeierFit, estimable: EstimableRange) -> tuple[tuple[float, float, float], list[str]]:
+    """The median and its confidence limits, each empty where it lies beyond ``to_age``
+    (not reached within the estimable range); all three empty, with a note, when the
+    median lies outside its own interval: it was read off a step too unstable to report."""
+    median, lo, hi = (v if v <= estimable.to_age else float("nan") for v in fit.median())
+    if np.isfinite(median) and ((np.isfinite(lo) and median < lo) or (np.isfinite(hi) and median > hi)):
+        return (float("nan"),) * 3, ["median outside its own confidence interval: not reported"]
+    return (median, lo, hi), []
 
 
 def at_risk_table(

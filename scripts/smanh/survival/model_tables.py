@@ -32,6 +32,8 @@ from smanh.cohort.strata import analysed, birth_era, modelled_strata
 from smanh.errors import ModelError
 from smanh.survival.cox import cox_zph, fit_cox
 from smanh.survival.cuminc import aalen_johansen
+from smanh.survival.estimable import EstimableRange, conditional_rows, estimable_range
+from smanh.survival.km import kaplan_meier
 from smanh.survival.parametric import aic_table, fit_parametric
 from smanh.survival.rmst import rmst, rmst_difference
 
@@ -41,18 +43,19 @@ COX_COLUMNS = [
     "ph_violated", "note",
 ]
 CUMINC_COLUMNS = [
-    "endpoint", "stratify_by", "stratum", "state", "time_years", "at_risk", "cif", "se", "lo", "hi",
+    "endpoint", "stratify_by", "stratum", "from_age", "to_age", "state", "time_years", "at_risk", "cif",
+    "se", "lo", "hi", "one_minus_km",
 ]
 RMST_COLUMNS = [
-    "endpoint", "stratify_by", "stratum", "tau", "n", "rmst", "se", "lo", "hi", "beyond_followup",
-    "reference", "difference", "difference_se", "difference_lo", "difference_hi", "difference_p",
+    "endpoint", "stratify_by", "stratum", "from_age", "tau", "n", "rmst", "se", "lo", "hi",
+    "reference", "difference", "difference_se", "difference_lo", "difference_hi", "difference_p", "note",
 ]
 PARAMETRIC_COLUMNS = [
-    "endpoint", "stratify_by", "stratum", "dist", "n", "events", "k", "loglik", "aic", "bic",
+    "endpoint", "stratify_by", "stratum", "from_age", "dist", "n", "events", "k", "loglik", "aic", "bic",
     "delta_aic", "mu", "log_sigma", "Q", "median_years", "note",
 ]
 PARAMETRIC_CURVE_COLUMNS = [
-    "endpoint", "stratify_by", "stratum", "dist", "time_years", "survival", "lo", "hi",
+    "endpoint", "stratify_by", "stratum", "from_age", "dist", "time_years", "survival", "lo", "hi",
 ]
 # Model variables of Cox formulas and how they come from the analysis dataset.
 COX_VARIABLES = ("sma_type", "smn2_copies", "sex", "site", "birth_era", "birth_year")
@@ -187,29 +190,42 @@ def cuminc_table(
     min_stratum_size: int = 1,
     conf_level: float = 0.95,
     birth_eras=None,
+    min_at_risk: int = 1,
 ) -> pd.DataFrame:
     """Aalen–Johansen cumulative incidence (delayed entry, deterministic ties) of the
     event (``state`` = ``event``) and the competing event (``competing_event``), for
-    endpoints with competing events; one row per distinct exit age (as R survfit)."""
+    endpoints with competing events, over each stratum's estimable range (conditional on
+    being event-free at ``from_age``); one row per distinct exit age (as R survfit), with
+    ``one_minus_km``, 1 − Kaplan–Meier of the event (competing events censored) from the
+    same start, beside it."""
     frames = []
     for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
         if not (endpoint_rows["event_type"] == 2).any():
             continue
         for by in stratify_by:
             for label, rows in modelled_strata(endpoint_rows, by, min_stratum_size, birth_eras):
-                fit = aalen_johansen(rows["entry_age"], rows["exit_age"],
-                                     rows["event_type"].to_numpy(int), conf_level=conf_level)
-                for state in (1, 2):  # a state without events in the stratum: 0 throughout
-                    k = fit.states.index(state) if state in fit.states else None
-                    zero, blank = np.zeros(len(fit.times)), np.full(len(fit.times), np.nan)
+                estimable = estimable_range(rows["entry_age"], rows["exit_age"], min_at_risk)
+                if not estimable.exists:
+                    continue
+                entry, exit_, state, _ = conditional_rows(rows["entry_age"], rows["exit_age"],
+                                                          rows["event_type"].to_numpy(int), estimable.from_age)
+                fit = aalen_johansen(entry, exit_, state, conf_level=conf_level)
+                km = kaplan_meier(entry, exit_, state == 1, conf_level)
+                shown = fit.times <= estimable.to_age
+                one_minus_km = 1.0 - km.survival[np.searchsorted(km.time, fit.times[shown])]
+                for state_code in (1, 2):  # a state without events in the stratum: 0 throughout
+                    k = fit.states.index(state_code) if state_code in fit.states else None
+                    zero, blank = np.zeros(shown.sum()), np.full(shown.sum(), np.nan)
                     frames.append(pd.DataFrame({
                         "endpoint": endpoint_name, "stratify_by": by, "stratum": label,
-                        "state": "event" if state == 1 else "competing_event",
-                        "time_years": fit.times, "at_risk": fit.n_risk,
-                        "cif": zero if k is None else fit.cif[:, k],
-                        "se": zero if k is None else fit.se[:, k],
-                        "lo": blank if k is None else fit.lower[:, k],
-                        "hi": blank if k is None else fit.upper[:, k],
+                        "from_age": estimable.from_age, "to_age": estimable.to_age,
+                        "state": "event" if state_code == 1 else "competing_event",
+                        "time_years": fit.times[shown], "at_risk": fit.n_risk[shown],
+                        "cif": zero if k is None else fit.cif[shown, k],
+                        "se": zero if k is None else fit.se[shown, k],
+                        "lo": blank if k is None else fit.lower[shown, k],
+                        "hi": blank if k is None else fit.upper[shown, k],
+                        "one_minus_km": one_minus_km if state_code == 1 else blank,
                     }))
     if not frames:
         return pd.DataFrame(columns=CUMINC_COLUMNS)
@@ -225,21 +241,38 @@ def rmst_table(
     min_stratum_size: int = 1,
     conf_level: float = 0.95,
     birth_eras=None,
+    min_at_risk: int = 1,
 ) -> pd.DataFrame:
-    """RMST to each horizon per modelled stratum (Greenwood-type variance, R's
-    ``se(rmean)``), with the difference from the first modelled stratum."""
+    """Restricted mean event-free time from ``from_age`` to each horizon ``tau``, given
+    event-free at ``from_age`` (area under the conditional Kaplan–Meier curve; R's
+    ``se(rmean)``), per modelled stratum, with the difference from the first modelled
+    stratum of the stratification. The strata of one stratification share their window:
+    ``from_age`` is the latest of their starts, and a horizon beyond the earliest of their
+    ``to_age`` is not estimated (a difference over different windows would compare
+    different quantities)."""
     out = []
     for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
         for by in stratify_by:
-            groups = list(modelled_strata(endpoint_rows, by, min_stratum_size, birth_eras))
+            groups = [(label, rows, estimable_range(rows["entry_age"], rows["exit_age"], min_at_risk))
+                      for label, rows in modelled_strata(endpoint_rows, by, min_stratum_size, birth_eras)]
+            groups = [(label, rows, r) for label, rows, r in groups if r.exists]
+            if not groups:
+                continue
+            start = max(r.from_age for _, _, r in groups)
+            end = min(r.to_age for _, _, r in groups)
+            window = EstimableRange(start, end, min_at_risk)
             for tau in horizons:
                 reference = None
-                for label, rows in groups:
-                    r = rmst(rows["entry_age"], rows["exit_age"], rows["event"], float(tau),
-                             conf_level=conf_level)
+                for label, rows, _ in groups:
                     row = {"endpoint": endpoint_name, "stratify_by": by, "stratum": label,
-                           "tau": float(tau), "n": len(rows), "rmst": r.rmst, "se": r.se,
-                           "lo": r.lower, "hi": r.upper, "beyond_followup": r.beyond_followup}
+                           "from_age": start, "tau": float(tau), "n": len(rows), "note": ""}
+                    if not (start < tau <= end):
+                        out.append({**row, "note": window.outside_note(f"horizon {float(tau):g}")})
+                        continue
+                    entry, exit_, event, _ = conditional_rows(rows["entry_age"], rows["exit_age"],
+                                                              rows["event"], start)
+                    r = rmst(entry, exit_, event, float(tau), start=start, conf_level=conf_level)
+                    row.update(rmst=r.rmst, se=r.se, lo=r.lower, hi=r.upper)
                     if reference is None:
                         reference = (label, r)
                     elif by != "all":
@@ -248,7 +281,7 @@ def rmst_table(
                                    difference_se=d.se, difference_lo=d.lower,
                                    difference_hi=d.upper, difference_p=d.p)
                     out.append(row)
-    return pd.DataFrame(out, columns=RMST_COLUMNS)
+    return _integer_counts(pd.DataFrame(out, columns=RMST_COLUMNS), ["n"])
 
 
 # --------------------------------------------------------------------------- parametric
@@ -262,15 +295,26 @@ def parametric_tables(
     conf_level: float = 0.95,
     curve_points: int = 100,
     birth_eras=None,
+    min_at_risk: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(parametric, parametric_curves)``: fits with delayed entry and AIC/BIC per
-    modelled stratum, and model survival on a grid from 0 to ``extrapolate_to``."""
+    """``(parametric, parametric_curves)``: fits with delayed entry to each modelled
+    stratum's follow-up after ``from_age`` (the start of its estimable range) with AIC/BIC,
+    and model survival given event-free at ``from_age`` on a grid from there to
+    ``extrapolate_to`` (the model median likewise conditional)."""
     fits_out, curves = [], []
-    grid = np.linspace(0, float(extrapolate_to), curve_points + 1)[1:]
     for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
         for by in stratify_by:
             for label, rows in modelled_strata(endpoint_rows, by, min_stratum_size, birth_eras):
                 key = {"endpoint": endpoint_name, "stratify_by": by, "stratum": label}
+                estimable = estimable_range(rows["entry_age"], rows["exit_age"], min_at_risk)
+                if not estimable.exists:
+                    fits_out += [{**key, "dist": dist, "n": len(rows), "events": int(rows["event"].sum()),
+                                  "note": f"not fitted: {estimable.never_note}"} for dist in distributions]
+                    continue
+                from_age = estimable.from_age
+                key["from_age"] = from_age
+                entry, exit_, event, _ = conditional_rows(rows["entry_age"], rows["exit_age"], rows["event"],
+                                                          from_age)
                 fitted, failed = [], []
                 for dist in distributions:
                     try:
@@ -280,28 +324,29 @@ def parametric_tables(
                             # the generalized gamma starts from the Weibull fit (Q = 1)
                             weibull = [f.theta for f in fitted if f.dist == "weibull"]
                             start = weibull[0] if dist == "gengamma" and weibull else None
-                            fitted.append(fit_parametric(rows["entry_age"], rows["exit_age"],
-                                                         rows["event"], dist, start))
+                            fitted.append(fit_parametric(entry, exit_, event, dist, start))
                     except ModelError as err:
-                        failed.append({**key, "dist": dist, "n": len(rows),
-                                       "events": int(rows["event"].sum()), "note": f"not fitted: {err}"})
+                        failed.append({**key, "dist": dist, "n": len(entry),
+                                       "events": int(np.sum(event)), "note": f"not fitted: {err}"})
                 if fitted:
                     table = aic_table(fitted).set_index("dist")
+                    grid = np.linspace(from_age, float(extrapolate_to), curve_points + 1)[1:]
                     for fit in fitted:
                         fits_out.append({
                             **key, "dist": fit.dist, "n": fit.n, "events": fit.n_events,
                             "k": fit.n_params, "loglik": fit.loglik, "aic": fit.aic, "bic": fit.bic,
                             "delta_aic": float(table.loc[fit.dist, "delta_aic"]),
                             "mu": fit.params["mu"], "log_sigma": fit.params["log_sigma"],
-                            "Q": fit.params.get("Q", np.nan), "median_years": fit.median(),
+                            "Q": fit.params.get("Q", np.nan), "median_years": fit.conditional_median(from_age),
                             "note": "",
                         })
-                        with np.errstate(all="ignore"):
-                            curve = fit.survival(grid, conf_level)
-                        curves.append(pd.DataFrame({
-                            **key, "dist": fit.dist, "time_years": curve["age"],
-                            "survival": curve["surv"], "lo": curve["lo"], "hi": curve["hi"],
-                        }))
+                        if grid.size:
+                            with np.errstate(all="ignore"):
+                                curve = fit.conditional_survival(grid, from_age, conf_level)
+                            curves.append(pd.DataFrame({
+                                **key, "dist": fit.dist, "time_years": curve["age"],
+                                "survival": curve["surv"], "lo": curve["lo"], "hi": curve["hi"],
+                            }))
                 fits_out += failed
     parametric = _integer_counts(pd.DataFrame(fits_out, columns=PARAMETRIC_COLUMNS), ["n", "events", "k"])
     curve_table = (pd.concat(curves, ignore_index=True)[PARAMETRIC_CURVE_COLUMNS] if curves
