@@ -2,7 +2,8 @@
 
 ``read_registry(path)`` reads a canonical export — a folder of CSV files, an ``.xlsx``
 workbook or a folder of Parquet files (:mod:`smanh.readers`) — or, with
-``format="redcap"``, a REDCap export through its mapping (:mod:`smanh.redcap`). It types
+``format="redcap"``, a REDCap export through its mapping (:mod:`smanh.redcap`), or, with
+``format="omop"``, the SMA cohort of an OMOP CDM database (:mod:`smanh.ingest.omop`). It types
 every cell, checks every rule (:mod:`smanh.schema` within a table,
 :func:`relation_findings` across tables) and then, by ``on_invalid``:
 
@@ -105,6 +106,7 @@ def read_registry(
     format: str = "canonical",  # noqa: A002 - the config key's name
     on_invalid: str = "error",
     redcap: dict | None = None,
+    omop: dict | None = None,
 ) -> RegistryExport:
     """Read, type and validate an export.
 
@@ -112,9 +114,11 @@ def read_registry(
     ----------
     path : folder of ``<table>.csv`` or ``<table>.parquet`` files, or an ``.xlsx``
         workbook (``format="canonical"``).
-    format : ``"canonical"`` or ``"redcap"``.
+    format : ``"canonical"``, ``"redcap"`` or ``"omop"``.
     on_invalid : ``"error"`` or ``"exclude"`` (see the module docstring).
     redcap : for ``format="redcap"``: ``{"export": ..., "dictionary": ..., "mapping": ...}``.
+    omop : for ``format="omop"``: the keyword arguments of
+        :func:`smanh.ingest.omop.read_omop` (``duckdb`` or ``postgres``, schemas, mapping, needs).
     """
     if on_invalid not in ON_INVALID:
         raise SmanhError(f"on_invalid must be one of: {', '.join(ON_INVALID)} (got {on_invalid!r})")
@@ -128,8 +132,14 @@ def read_registry(
         if not redcap:
             raise SmanhError("registry.redcap (export, dictionary, mapping) is required for the redcap format")
         tables, problems, sources = read_redcap(**redcap)
+    elif format == "omop":
+        from smanh.ingest.omop import read_omop
+
+        if not omop:
+            raise SmanhError("registry.omop (duckdb or postgres, schemas, mapping) is required for the omop format")
+        tables, problems, sources = read_omop(**omop)
     else:
-        raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap)")
+        raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap, omop)")
     return build_export(tables, problems, sources, on_invalid)
 
 
