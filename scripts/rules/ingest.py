@@ -26,6 +26,10 @@ def main():
         source = dict(snakemake.params.redcap)
         location = source["export"]
         kwargs = {"format": "redcap", "redcap": source}
+    elif registry["format"] == "omop":
+        source = {**snakemake.params.omop, "needs": dict(snakemake.params.omop_needs)}
+        location = source.get("duckdb") or "postgres"  # replaced by the server's address below
+        kwargs = {"format": "omop", "omop": source}
     else:
         location = str(Path(registry["path"]).expanduser())
         kwargs = {"path": location}
@@ -34,6 +38,7 @@ def main():
     except RegistryValidationError as err:
         write_csv(problems_frame(err.problems), problems_csv)
         raise RegistryValidationError(err.problems, written_to=str(problems_csv)) from None
+    location = next((s.name for s in export.sources if s.table == "omop_database"), location)
     if export.problems:
         write_csv(problems_frame(export.problems), problems_csv)
         print(
