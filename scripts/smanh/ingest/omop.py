@@ -301,9 +301,10 @@ class _Reader:
                 else:
                     slot.concept_ids |= ids
                     continue
-                needed = needs is None or slot.key in needs
-                if needed:
-                    errors.append(f"{problem} (needed by {needs[slot.key] if needs else 'the mapping'})")
+                # the SMA types define the cohort: always needed
+                needs_of = {"patients.sma_type": "the cohort and its SMA types", **(needs or {})}
+                if needs is None or slot.key in needs_of:
+                    errors.append(f"{problem} (needed by {needs_of.get(slot.key, 'the mapping')})")
                 else:
                     notes.append(f"{problem}; left out (nothing in the config needs {slot.key})")
             group = slot.key.split(".")[0] + ("" if slot.table != "drug_exposure" else ".ingredients")
