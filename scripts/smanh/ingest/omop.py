@@ -367,15 +367,24 @@ class _Reader:
 
     # ------------------------------------------------------------------ queries
     def _cohort(self) -> str:
-        """The cohort CTE: every person with an SMA type condition, and their patient id."""
+        """The cohort CTE: every person with an SMA type condition, and their patient id.
+        In DuckDB it is made once, as a temporary table (allowed on a read-only file)."""
+        if self.db.kind == "duckdb":
+            if not getattr(self, "_cohort_table", False):
+                self.db.frame(f"CREATE TEMP TABLE smanh_cohort AS {self._cohort_query()}")
+                self._cohort_table = True
+            return "cohort AS (SELECT * FROM smanh_cohort)"
+        return f"cohort AS ({self._cohort_query()})"
+
+    def _cohort_query(self) -> str:
         ids = ", ".join(str(cid) for cid, _, _ in self._values("patients.sma_type"))
         patient = ("TRIM(COALESCE(CAST(p.person_source_value AS VARCHAR), ''))"
                    if self.spec["patients"]["patient_id"] == "person_source_value"
                    else "CAST(p.person_id AS VARCHAR)")
         return (
-            f"cohort AS (SELECT p.person_id, {patient} AS patient_id FROM {self.cdm}.person p "
+            f"SELECT p.person_id, {patient} AS patient_id FROM {self.cdm}.person p "
             f"WHERE p.person_id IN (SELECT co.person_id FROM {self.cdm}.condition_occurrence co "
-            f"WHERE co.condition_concept_id IN ({ids})))"
+            f"WHERE co.condition_concept_id IN ({ids}))"
         )
 
     def _query(self, table: str, sql: str, *ctes: str) -> pd.DataFrame:
@@ -389,43 +398,45 @@ class _Reader:
         return f"{name}(concept_id, value) AS (VALUES {rows})"
 
     def tables(self) -> dict[str, RawTable]:
-        return {"patients": self._patients(), "events": self._events(), "treatments": self._treatments(),
+        patients = self._patients()  # first: the other tables take their patient ids from it
+        return {"patients": patients, "events": self._events(), "treatments": self._treatments(),
                 "assessments": self._assessments()}
 
     # ------------------------------------------------------------------ patients
     def _patients(self) -> RawTable:
         site = self.spec["patients"]["site"]
-        site_sql = (f"COALESCE(TRIM(CAST(cs.{site} AS VARCHAR)), '')" if site != "none" else "''")
-        site_join = (f"LEFT JOIN {self.cdm}.care_site cs ON cs.care_site_id = p.care_site_id" if site != "none" else "")
-        care_site_id = "CAST(p.care_site_id AS BIGINT)" if site != "none" else "CAST(NULL AS BIGINT)"
-        y, m, d = "p.year_of_birth", "p.month_of_birth", "p.day_of_birth"
-        year = f"CAST({y} AS VARCHAR)"
-        month = f"lpad(CAST({m} AS VARCHAR), 2, '0')"
-        day = f"lpad(CAST({d} AS VARCHAR), 2, '0')"
-        birth = (f"CASE WHEN {y} IS NULL THEN '' "
-                 f"WHEN {m} IS NOT NULL AND {d} IS NOT NULL THEN {year} || '-' || {month} || '-' || {day} "
-                 f"WHEN p.birth_datetime IS NOT NULL THEN CAST(CAST(p.birth_datetime AS DATE) AS VARCHAR) "
-                 f"WHEN {m} IS NOT NULL THEN {year} || '-' || {month} ELSE {year} END")
+        care_site_id = "COALESCE(CAST(p.care_site_id AS BIGINT), -1)" if site != "none" else "-1"
+        # birth date parts as numbers (NULL flagged), turned into text per distinct date
         persons = self._query(
             "person",
-            f"SELECT CAST(p.person_id AS BIGINT) AS person_id, c.patient_id, "
-            f"CAST(p.gender_concept_id AS BIGINT) AS gender_concept_id, {birth} AS birth_date, {site_sql} AS site, "
-            f"{care_site_id} AS care_site_id FROM {self.cdm}.person p JOIN cohort c ON c.person_id = p.person_id "
-            f"{site_join} ORDER BY p.person_id",
+            "SELECT CAST(p.person_id AS BIGINT) AS person_id, c.patient_id, "
+            "COALESCE(CAST(p.gender_concept_id AS BIGINT), 0) AS gender_concept_id, "
+            "COALESCE(CAST(p.year_of_birth AS BIGINT), 0) AS year, COALESCE(CAST(p.month_of_birth AS BIGINT), 0) AS month, "
+            "COALESCE(CAST(p.day_of_birth AS BIGINT), 0) AS day, "
+            "COALESCE(CAST(CAST(p.birth_datetime AS DATE) - DATE '1970-01-01' AS BIGINT), 0) AS birth_day, "
+            "(CASE WHEN p.year_of_birth IS NULL THEN 1 ELSE 0 END + CASE WHEN p.month_of_birth IS NULL THEN 2 ELSE 0 "
+            "END + CASE WHEN p.day_of_birth IS NULL THEN 4 ELSE 0 END + CASE WHEN p.birth_datetime IS NULL THEN 8 "
+            f"ELSE 0 END) AS missing, {care_site_id} AS care_site_id "
+            f"FROM {self.cdm}.person p JOIN cohort c ON c.person_id = p.person_id ORDER BY p.person_id",
         )
         n = len(persons)
         person_ids = persons["person_id"].to_numpy(dtype=np.int64)
         patients = _PatientColumns(n, person_ids, self.spec["patients"])
         patients.set_all("patient_id", persons["patient_id"].to_numpy(dtype=object))
-        patients.set_all("birth_date", persons["birth_date"].to_numpy(dtype=object))
+        patients.set_all("birth_date", birth_texts(persons[["year", "month", "day", "birth_day", "missing"]]))
         patients.set_all("sex", self._sex(persons["gender_concept_id"]))
         if site != "none":
-            site_ids = persons["care_site_id"]
-            known = site_ids.notna().to_numpy()
-            patients.set_all("site", persons["site"].to_numpy(dtype=object))
-            patients.lines["site"][known] = site_ids[known].to_numpy(dtype=np.int64)
+            sites = self.db.frame(f"SELECT CAST(care_site_id AS BIGINT) AS care_site_id, "
+                                  f"COALESCE(TRIM(CAST({site} AS VARCHAR)), '') AS site FROM {self.cdm}.care_site")
+            site_ids = persons["care_site_id"].to_numpy(dtype=np.int64)
+            known = site_ids >= 0
+            names = dict(zip(sites["care_site_id"].astype(np.int64), sites["site"]))
+            codes, distinct = pd.factorize(site_ids)
+            patients.set_all("site", np.array([names.get(i, "") for i in distinct], dtype=object)[codes])
+            patients.lines["site"][known] = site_ids[known]
             patients.keys["site"][known] = "care_site_id"
         index = pd.Index(person_ids)
+        self.person_index, self.patient_ids = index, persons["patient_id"].to_numpy(dtype=object)
         self._sma_types(patients, index)
         self._smn2(patients, index)
         for column in ("onset_date", "diagnosis_date"):
@@ -437,9 +448,10 @@ class _Reader:
 
     def _sex(self, gender_ids: pd.Series) -> np.ndarray:
         sexes = {cid: value for cid, value, _ in self._values("patients.sex")}
-        ids = gender_ids.fillna(0).astype(np.int64)
+        codes, distinct = pd.factorize(gender_ids.fillna(0).astype(np.int64))
         # 0 = "No matching concept": unknown (blank); an unmapped concept shows as its id.
-        return np.array([sexes.get(i, "" if i == 0 else str(i)) for i in ids], dtype=object)
+        texts = [sexes.get(i, "" if i == 0 else str(i)) for i in distinct]
+        return np.array(texts, dtype=object)[codes]
 
     def _sma_types(self, patients: _PatientColumns, index: pd.Index) -> None:
         rows = self._query(
@@ -558,34 +570,45 @@ class _Reader:
 
     # ------------------------------------------------------------------ events
     def _events(self) -> RawTable:
-        parts, ctes = [], []
-        for table, (date, concept, key) in EVENT_TABLES.items():
-            values = [v for v in self._values("events.") if v[2] == table]
-            if not values:
+        values = self._values("events.")
+        events = sorted({value for _, value, _ in values})
+        sources = list(EVENT_TABLES)
+        parts = []
+        for number, (table, (date, concept, key)) in enumerate(EVENT_TABLES.items()):
+            if not any(v[2] == table for v in values):
                 continue
-            name = f"events_{table}"
-            ctes.append(self._map_cte(name, values))
             parts.append(
-                f"SELECT t.person_id, c.patient_id, m.value AS event, CAST(t.{date} AS VARCHAR) AS date, "
-                f"{literal(table)} AS source, CAST(t.{key} AS BIGINT) AS row_id FROM {self.cdm}.{table} t "
-                f"JOIN {name} m ON t.{concept} = m.concept_id JOIN cohort c ON c.person_id = t.person_id"
+                f"SELECT CAST(t.person_id AS BIGINT) AS person_id, m.code AS event, "
+                f"CAST(t.{date} - DATE '1970-01-01' AS BIGINT) AS day, {number} AS source, "
+                f"CAST(t.{key} AS BIGINT) AS row_id FROM {self.cdm}.{table} t "
+                f"JOIN events_{table} m ON t.{concept} = m.concept_id JOIN cohort c ON c.person_id = t.person_id"
             )
+        ctes = [self._code_cte(f"events_{t}", [v for v in values if v[2] == t], events) for t in sources
+                if any(v[2] == t for v in values)]
         columns = ["patient_id", "event", "date"]
         if not parts:
             return _raw("events", "observation", pd.DataFrame({c: [] for c in columns}, dtype=object), np.zeros(0, int))
-        rows = self.db.frame(f"WITH {', '.join([self._cohort(), *ctes])} SELECT * FROM ("
-                             f"{' UNION ALL '.join(parts)}) e ORDER BY person_id, date, source, row_id")
-        for table, n in rows["source"].value_counts().items():
-            self.rows_read[table] = self.rows_read.get(table, 0) + int(n)
-        source = rows["source"].to_numpy(dtype=object)
-        table = _raw("events", "observation", rows[columns], rows["row_id"].to_numpy(dtype=np.int64))
+        rows = self.db.arrays(f"WITH {', '.join([self._cohort(), *ctes])} SELECT * FROM ("
+                              f"{' UNION ALL '.join(parts)}) e")
+        rows = _sorted(rows, "source", "row_id")
+        source_code = rows["source"].astype(np.int64)
+        for number, n in zip(*np.unique(source_code, return_counts=True)):
+            self.rows_read[sources[number]] = self.rows_read.get(sources[number], 0) + int(n)
+        data = pd.DataFrame({
+            "patient_id": self._patient_ids(rows["person_id"]),
+            "event": np.array(events, dtype=object)[rows["event"].astype(np.int64)],
+            "date": day_texts(rows["day"]),
+        }, columns=columns, copy=False)
+        table = _raw("events", "observation", data, rows["row_id"])
         table.column_names["patient_id"] = "person_id"
-        keys = np.array([EVENT_TABLES[s][2] for s in source], dtype=object)
+        pick = lambda values: np.array(values, dtype=object)[source_code]  # noqa: E731
+        source = pick(sources)
+        keys = pick([EVENT_TABLES[s][2] for s in sources])
         for column in ("", *columns):
             table.cell_files[column] = source
             table.cell_keys[column] = keys
-        table.cell_columns["event"] = np.array([EVENT_TABLES[s][1] for s in source], dtype=object)
-        table.cell_columns["date"] = np.array([EVENT_TABLES[s][0] for s in source], dtype=object)
+        table.cell_columns["event"] = pick([EVENT_TABLES[s][1] for s in sources])
+        table.cell_columns["date"] = pick([EVENT_TABLES[s][0] for s in sources])
         return table
 
     # ------------------------------------------------------------------ treatments
@@ -622,20 +645,40 @@ class _Reader:
         if not values:
             return _raw("assessments", "measurement", pd.DataFrame({c: [] for c in columns}, dtype=object),
                         np.zeros(0, int), "measurement_id")
-        rows = self._query(
-            "measurement",
-            "SELECT c.patient_id, CAST(me.measurement_date AS VARCHAR) AS date, s.value AS scale, "
-            "CAST(me.value_as_number AS DOUBLE PRECISION) AS score, CAST(me.measurement_id AS BIGINT) AS measurement_id "
+        scales = sorted({value for _, value, _ in values})
+        # Numbers only: a million assessments become text from their few distinct values.
+        rows = self.db.arrays(
+            f"WITH {self._cohort()}, {self._code_cte('scales', values, scales)} "
+            "SELECT CAST(me.person_id AS BIGINT) AS person_id, "
+            "CAST(me.measurement_date - DATE '1970-01-01' AS BIGINT) AS day, s.code AS scale, "
+            "CAST(me.value_as_number AS DOUBLE PRECISION) AS score, CAST(me.measurement_id AS BIGINT) AS row_id "
             f"FROM {self.cdm}.measurement me JOIN scales s ON me.measurement_concept_id = s.concept_id "
-            "JOIN cohort c ON c.person_id = me.person_id ORDER BY me.person_id, date, scale, measurement_id",
-            self._map_cte("scales", values),
+            "JOIN cohort c ON c.person_id = me.person_id"
         )
-        data = rows[["patient_id", "date", "scale"]].assign(score=number_texts(rows["score"].to_numpy(dtype=float)))
-        table = _raw("assessments", "measurement", data, rows["measurement_id"].to_numpy(dtype=np.int64),
-                     "measurement_id")
+        rows = _sorted(rows, "row_id")  # in measurement_id order, whatever order the scan gave
+        self.rows_read["measurement"] = self.rows_read.get("measurement", 0) + len(rows["row_id"])
+        score = rows["score"]
+        score = score.filled(np.nan) if np.ma.isMaskedArray(score) else score.astype(float)
+        data = pd.DataFrame({
+            "patient_id": self._patient_ids(rows["person_id"]),
+            "date": day_texts(rows["day"]),
+            "scale": np.array(scales, dtype=object)[rows["scale"].astype(np.int64)],
+            "score": number_texts(score),
+        }, columns=columns, copy=False)
+        table = _raw("assessments", "measurement", data, rows["row_id"], "measurement_id")
         table.column_names.update(patient_id="person_id", date="measurement_date", scale="measurement_concept_id",
                                   score="value_as_number")
         return table
+
+    @staticmethod
+    def _code_cte(name: str, values: list[tuple[int, str, str]], names: list[str]) -> str:
+        """concept_id -> the position of its value in ``names`` (numbers travel faster than text)."""
+        rows = ", ".join(f"({cid}, {names.index(value)})" for cid, value, _ in values)
+        return f"{name}(concept_id, code) AS (VALUES {rows})"
+
+    def _patient_ids(self, person_ids: np.ndarray) -> np.ndarray:
+        """The patient id of each row's person (the cohort's, read with the persons)."""
+        return self.patient_ids[self.person_index.get_indexer(np.asarray(person_ids, dtype=np.int64))]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -657,10 +700,52 @@ def number_texts(values: np.ndarray) -> np.ndarray:
     return np.array([*texts, ""], dtype=object)[codes]
 
 
+def birth_texts(parts: pd.DataFrame) -> np.ndarray:
+    """Birth dates as a canonical export writes them, from ``year``, ``month``, ``day``,
+    ``birth_day`` (of ``birth_datetime``, days since 1970) and ``missing`` (bit flags of
+    NULL year 1, month 2, day 4, birth_datetime 8): all three parts give the full date;
+    otherwise ``birth_datetime``'s date; otherwise ``YYYY-MM`` or ``YYYY`` (partial dates,
+    imputed and counted by the validation); no year: blank."""
+    codes, distinct = pd.factorize(pd.MultiIndex.from_frame(parts.astype(np.int64)))
+    texts = []
+    for year, month, day, birth_day, missing in distinct:
+        if missing & 1:
+            texts.append("")
+        elif not missing & 6:
+            texts.append(f"{year}-{month:02d}-{day:02d}")
+        elif not missing & 8:
+            texts.append(str(np.datetime64(int(birth_day), "D")))
+        elif not missing & 2:
+            texts.append(f"{year}-{month:02d}")
+        else:
+            texts.append(str(year))
+    return np.array(texts, dtype=object)[codes]
+
+
+def _sorted(rows: dict[str, np.ndarray], *keys: str) -> dict[str, np.ndarray]:
+    """Rows (numpy columns) ordered by ``keys`` (row ids: unique), a deterministic order;
+    numpy's stable sort of the ids (read nearly in order) beats the database's sort of a
+    million rows by several keys."""
+    if not len(rows[keys[0]]):
+        return rows
+    order = np.lexsort([np.asarray(rows[k]) for k in reversed(keys)])
+    return {c: np.asarray(v)[order] for c, v in rows.items()}
+
+
+def _constant(n: int, text: str) -> np.ndarray:
+    """n times the same str object (np.full converts the text n times: 100 times slower)."""
+    return np.array([text], dtype=object).repeat(n)
+
+
+def day_texts(days: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 as ``YYYY-MM-DD``, each distinct day formatted once."""
+    codes, distinct = pd.factorize(np.asarray(days, dtype=np.int64))
+    texts = np.datetime_as_string(distinct.astype("datetime64[D]"), unit="D").astype(object)
+    return texts[codes]
+
+
 def _raw(name: str, file: str, data: pd.DataFrame, lines: np.ndarray, key: str = "") -> RawTable:
-    data = data.reset_index(drop=True)
-    for column in data.columns:  # text cells; blank for NULL
-        data[column] = data[column].fillna("").astype(object) if data[column].isna().any() else data[column]
+    """A raw table of text cells; the queries give '' for NULL (COALESCE), never NaN."""
     return RawTable(name, file, data, np.asarray(lines, dtype=np.int64), key=key)
 
 
@@ -671,9 +756,9 @@ class _PatientColumns:
     def __init__(self, n: int, person_ids: np.ndarray, spec: dict):
         self.n, self.person_ids = n, person_ids
         self.columns = [c.name for c in TABLES["patients"].columns]
-        self.values = {c: np.full(n, "", dtype=object) for c in self.columns}
+        self.values = {c: _constant(n, "") for c in self.columns}
         self.lines = {c: person_ids.copy() for c in self.columns}
-        self.keys = {c: np.full(n, "person_id", dtype=object) for c in self.columns}
+        self.keys = {c: _constant(n, "person_id") for c in self.columns}
         sources = dict(PATIENT_SOURCES)
         sources["patient_id"] = ("person", spec["patient_id"])
         if spec["site"] != "none":
@@ -695,12 +780,12 @@ class _PatientColumns:
             self.sources[column] = (table, source_column)
 
     def table(self) -> RawTable:
-        data = pd.DataFrame(self.values, columns=self.columns)
+        data = pd.DataFrame(self.values, columns=self.columns, copy=False)
         table = RawTable("patients", "person", data, self.person_ids.copy(), key="person_id",
                          cell_lines=self.lines, findings=self.findings)
         for column in self.columns:
             source_table, source_column = self.sources[column]
             table.column_names[column] = source_column
-            table.cell_files[column] = np.full(self.n, source_table, dtype=object)
+            table.cell_files[column] = _constant(self.n, source_table)
             table.cell_keys[column] = self.keys[column]
         return table

@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from smanh.errors import SmanhError
@@ -52,6 +53,12 @@ class Database:
     def frame(self, sql: str) -> pd.DataFrame:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def arrays(self, sql: str) -> dict[str, np.ndarray]:
+        """A query of numbers only (no NULLs) as numpy arrays: millions of rows without
+        a Python object per cell."""
+        frame = self.frame(sql)
+        return {c: frame[c].to_numpy() for c in frame.columns}
+
     def close(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -84,6 +91,14 @@ class DuckDatabase(Database):
 
         try:
             return self.connection.execute(sql).df()
+        except duckdb.Error as err:
+            raise OmopError(f"query on {self.label} failed: {_first_line(err)}") from None
+
+    def arrays(self, sql: str) -> dict[str, np.ndarray]:
+        import duckdb
+
+        try:
+            return self.connection.execute(sql).fetchnumpy()
         except duckdb.Error as err:
             raise OmopError(f"query on {self.label} failed: {_first_line(err)}") from None
 
