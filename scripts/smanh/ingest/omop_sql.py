@@ -85,6 +85,10 @@ class DuckDatabase(Database):
             self.connection = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as err:
             raise OmopError(f"{setting}: cannot open '{path}' as a DuckDB database: {_first_line(err)}") from None
+        # A workflow job runs one thread (OMP_NUM_THREADS, workflow/rules/common.smk): so does DuckDB.
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        if threads.isdigit() and int(threads) > 0:
+            self.connection.execute(f"SET threads = {int(threads)}")
 
     def frame(self, sql: str) -> pd.DataFrame:
         import duckdb
