@@ -158,6 +158,14 @@ def test_one_patient_and_empty_tables(tmp_path):
     assert len(from_omop.patients) == 1 and all(len(from_omop.table(t)) == 0 for t in TABLES[1:])
 
 
+def test_empty_cohort_is_a_clear_error(small):
+    _, database = small
+    sql(database, "DELETE FROM condition_occurrence")
+    with pytest.raises(OmopError, match=r"the cohort is empty: no person of duckdb:.* has a condition_occurrence "
+                                        r"of the SMA type concepts"):
+        read_duckdb(database)
+
+
 def test_persons_without_an_sma_condition_are_not_in_the_cohort(small):
     _, database = small
     sql(database, "INSERT INTO person (person_id, gender_concept_id, year_of_birth, race_concept_id, "

@@ -420,6 +420,9 @@ class _Reader:
             f"FROM {self.cdm}.person p JOIN cohort c ON c.person_id = p.person_id ORDER BY p.person_id",
         )
         n = len(persons)
+        if not n:
+            raise OmopError(f"the cohort is empty: no person of {self.db.label} has a condition_occurrence of the "
+                            f"SMA type concepts of the mapping '{self.mapping_name}' (patients.sma_type)")
         person_ids = persons["person_id"].to_numpy(dtype=np.int64)
         patients = _PatientColumns(n, person_ids, self.spec["patients"])
         patients.set_all("patient_id", persons["patient_id"].to_numpy(dtype=object))
@@ -706,9 +709,11 @@ def birth_texts(parts: pd.DataFrame) -> np.ndarray:
     NULL year 1, month 2, day 4, birth_datetime 8): all three parts give the full date;
     otherwise ``birth_datetime``'s date; otherwise ``YYYY-MM`` or ``YYYY`` (partial dates,
     imputed and counted by the validation); no year: blank."""
-    codes, distinct = pd.factorize(pd.MultiIndex.from_frame(parts.astype(np.int64)))
+    values = np.ascontiguousarray(parts.to_numpy(dtype=np.int64))
+    rows = values.view(np.dtype((np.void, values.dtype.itemsize * values.shape[1]))).ravel()
+    _, first, codes = np.unique(rows, return_index=True, return_inverse=True)  # distinct dates
     texts = []
-    for year, month, day, birth_day, missing in distinct:
+    for year, month, day, birth_day, missing in values[first]:
         if missing & 1:
             texts.append("")
         elif not missing & 6:
@@ -719,16 +724,25 @@ def birth_texts(parts: pd.DataFrame) -> np.ndarray:
             texts.append(f"{year}-{month:02d}")
         else:
             texts.append(str(year))
-    return np.array(texts, dtype=object)[codes]
+    return np.array(texts, dtype=object)[codes.ravel()]
 
 
 def _sorted(rows: dict[str, np.ndarray], *keys: str) -> dict[str, np.ndarray]:
     """Rows (numpy columns) ordered by ``keys`` (row ids: unique), a deterministic order;
     numpy's stable sort of the ids (read nearly in order) beats the database's sort of a
     million rows by several keys."""
-    if not len(rows[keys[0]]):
+    columns = [np.asarray(rows[k], dtype=np.int64) for k in keys]
+    if len(columns[0]) < 2:
         return rows
-    order = np.lexsort([np.asarray(rows[k]) for k in reversed(keys)])
+    in_order = np.ones(len(columns[0]) - 1, dtype=bool)  # each row after the previous one
+    decided = np.zeros(len(columns[0]) - 1, dtype=bool)
+    for column in columns:
+        step = np.diff(column)
+        in_order &= decided | (step >= 0)
+        decided |= step != 0
+    if in_order.all() and decided.all():
+        return rows  # already in order (a one-thread scan of a table written in id order)
+    order = np.lexsort(columns[::-1])
     return {c: np.asarray(v)[order] for c, v in rows.items()}
 
 
