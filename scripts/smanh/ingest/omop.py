@@ -381,8 +381,10 @@ class _Reader:
         patient = ("TRIM(COALESCE(CAST(p.person_source_value AS VARCHAR), ''))"
                    if self.spec["patients"]["patient_id"] == "person_source_value"
                    else "CAST(p.person_id AS VARCHAR)")
+        # position: the person's row in the patients table (which is in person_id order)
         return (
-            f"SELECT p.person_id, {patient} AS patient_id FROM {self.cdm}.person p "
+            f"SELECT p.person_id, {patient} AS patient_id, "
+            f"CAST(ROW_NUMBER() OVER (ORDER BY p.person_id) - 1 AS INTEGER) AS position FROM {self.cdm}.person p "
             f"WHERE p.person_id IN (SELECT co.person_id FROM {self.cdm}.condition_occurrence co "
             f"WHERE co.condition_concept_id IN ({ids}))"
         )
@@ -581,8 +583,8 @@ class _Reader:
             if not any(v[2] == table for v in values):
                 continue
             parts.append(
-                f"SELECT CAST(t.person_id AS BIGINT) AS person_id, m.code AS event, "
-                f"CAST(t.{date} - DATE '1970-01-01' AS BIGINT) AS day, {number} AS source, "
+                f"SELECT c.position, m.code AS event, "
+                f"CAST(t.{date} - DATE '1970-01-01' AS INTEGER) AS day, {number} AS source, "
                 f"CAST(t.{key} AS BIGINT) AS row_id FROM {self.cdm}.{table} t "
                 f"JOIN events_{table} m ON t.{concept} = m.concept_id JOIN cohort c ON c.person_id = t.person_id"
             )
@@ -598,7 +600,7 @@ class _Reader:
         for number, n in zip(*np.unique(source_code, return_counts=True)):
             self.rows_read[sources[number]] = self.rows_read.get(sources[number], 0) + int(n)
         data = pd.DataFrame({
-            "patient_id": self._patient_ids(rows["person_id"]),
+            "patient_id": self.patient_ids[np.asarray(rows["position"], dtype=np.intp)],
             "event": np.array(events, dtype=object)[rows["event"].astype(np.int64)],
             "date": day_texts(rows["day"]),
         }, columns=columns, copy=False)
@@ -652,8 +654,8 @@ class _Reader:
         # Numbers only: a million assessments become text from their few distinct values.
         rows = self.db.arrays(
             f"WITH {self._cohort()}, {self._code_cte('scales', values, scales)} "
-            "SELECT CAST(me.person_id AS BIGINT) AS person_id, "
-            "CAST(me.measurement_date - DATE '1970-01-01' AS BIGINT) AS day, s.code AS scale, "
+            "SELECT c.position, "
+            "CAST(me.measurement_date - DATE '1970-01-01' AS INTEGER) AS day, s.code AS scale, "
             "CAST(me.value_as_number AS DOUBLE PRECISION) AS score, CAST(me.measurement_id AS BIGINT) AS row_id "
             f"FROM {self.cdm}.measurement me JOIN scales s ON me.measurement_concept_id = s.concept_id "
             "JOIN cohort c ON c.person_id = me.person_id"
@@ -663,7 +665,7 @@ class _Reader:
         score = rows["score"]
         score = score.filled(np.nan) if np.ma.isMaskedArray(score) else score.astype(float)
         data = pd.DataFrame({
-            "patient_id": self._patient_ids(rows["person_id"]),
+            "patient_id": self.patient_ids[np.asarray(rows["position"], dtype=np.intp)],
             "date": day_texts(rows["day"]),
             "scale": np.array(scales, dtype=object)[rows["scale"].astype(np.int64)],
             "score": number_texts(score),
@@ -678,10 +680,6 @@ class _Reader:
         """concept_id -> the position of its value in ``names`` (numbers travel faster than text)."""
         rows = ", ".join(f"({cid}, {names.index(value)})" for cid, value, _ in values)
         return f"{name}(concept_id, code) AS (VALUES {rows})"
-
-    def _patient_ids(self, person_ids: np.ndarray) -> np.ndarray:
-        """The patient id of each row's person (the cohort's, read with the persons)."""
-        return self.patient_ids[self.person_index.get_indexer(np.asarray(person_ids, dtype=np.int64))]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -698,6 +696,12 @@ def _most_specific(types: list[str]) -> list[str]:
 def number_texts(values: np.ndarray) -> np.ndarray:
     """Numbers as a canonical export writes them: whole numbers without a decimal point
     (``4``), others in their shortest exact form (``21.5``); NaN blank."""
+    values = np.asarray(values, dtype=float)
+    whole = bool((np.abs(values) < 1e15).all() and (values == np.round(values)).all())  # NaN: False
+    span = _small_range(values.astype(np.int64)) if whole else None
+    if span is not None:  # scores and copy numbers: whole numbers in a small range
+        texts = np.array([str(v) for v in range(span[0], span[1] + 1)], dtype=object)
+        return texts[values.astype(np.int64) - span[0]]
     codes, distinct = pd.factorize(values)  # NaN -> -1
     texts = [str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v)) for v in distinct]
     return np.array([*texts, ""], dtype=object)[codes]
@@ -751,9 +755,23 @@ def _constant(n: int, text: str) -> np.ndarray:
     return np.array([text], dtype=object).repeat(n)
 
 
+def _small_range(values: np.ndarray) -> tuple[int, int] | None:
+    """(lowest, highest) of integer values spanning at most as many as there are values
+    (a lookup table over the span is then cheaper than hashing every value), else None."""
+    if not len(values):
+        return None
+    low, high = int(values.min()), int(values.max())
+    return (low, high) if high - low <= max(len(values), 1000) else None
+
+
 def day_texts(days: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 as ``YYYY-MM-DD``, each distinct day formatted once."""
-    codes, distinct = pd.factorize(np.asarray(days, dtype=np.int64))
+    days = np.asarray(days, dtype=np.int64)
+    span = _small_range(days)
+    if span is not None:  # registry dates: a few decades of days
+        every = np.arange(span[0], span[1] + 1).astype("datetime64[D]")
+        return np.datetime_as_string(every, unit="D").astype(object)[days - span[0]]
+    codes, distinct = pd.factorize(days)
     texts = np.datetime_as_string(distinct.astype("datetime64[D]"), unit="D").astype(object)
     return texts[codes]
 
