@@ -150,7 +150,7 @@ Wall time is what the `ingest` job takes; CPU time (all threads of the process) 
 - `read_registry`: CSV {line('csv_registry')} s; OMOP {line('omop_registry')} s
 - reading alone: CSV {line('csv_raw')} s; OMOP {line('omop_raw')} s
 
-Machine: {r['machine']['platform']}, {r['machine']['cpus']} CPUs (1-min load average {r['machine']['load_average']:.1f} at the end: other jobs shared the machine), Python {r['machine']['python']}, DuckDB {r['machine']['duckdb']}, pandas {r['machine']['pandas']}. The queries run in DuckDB (joins to the cohort, concept maps, date and number text) and return only the cohort's rows; the typing and validation after them are the canonical route's own code.
+Machine: {r['machine']['platform']}, {r['machine']['cpus']} CPUs (1-min load average {r['machine']['load_average']:.1f} at the end: other jobs shared the machine), Python {r['machine']['python']}, DuckDB {r['machine']['duckdb']}, pandas {r['machine']['pandas']}. The queries run in DuckDB (the cohort made once, joins to it and to the concept maps) and return only the cohort's rows, the large tables as numbers (patient positions, days, value codes, scores) that become text once per distinct value; the typing and validation after them are the canonical route's own code, so the two routes differ only in the reading step (the registry rows' spread between runs on a shared machine is wider than the difference of the medians).
 """
 
 
