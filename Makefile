@@ -35,7 +35,7 @@ pdf: $(STAMP)
 	$(BIN)/snakemake results/report/report.pdf --snakefile Snakefile --workflow-profile workflow/profiles/default --cores $(CORES) --configfile config/config.yaml
 	@echo "PDF report: $(CURDIR)/results/report/report.pdf"
 
-# The SLURM integration test (tests/test_slurm.py) runs in `make test-slurm`, which first
+# The SLURM integration test (tests/workflow/test_slurm.py) runs in `make test-slurm`, which first
 # starts a single-node SLURM cluster on this machine (root; installs slurm-wlm, munge).
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slurm and not postgres"
@@ -54,6 +54,7 @@ test-postgres: $(STAMP)
 	  status=$$?; SMANH_PG_DIR=$(PG_DIR) bash scripts/postgres/stop-server.sh; exit $$status
 
 lint: $(STAMP)
+	$(BIN)/ruff check scripts tests benchmarks
 	$(BIN)/snakemake --lint --snakefile Snakefile --configfile config/config.yaml
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
@@ -62,8 +63,8 @@ format: $(STAMP)
 
 # Regenerates data/sample/ byte for byte (a test checks that it is unchanged).
 sample: $(STAMP)
-	$(BIN)/python -m smanh.simulate --config config/simulation.yaml --out data/sample
-	$(BIN)/python -m smanh.redcap_sample --sample data/sample --out data/sample_redcap
+	$(BIN)/python -m smanh.synthetic.simulate --config config/simulation.yaml --out data/sample
+	$(BIN)/python -m smanh.synthetic.redcap_sample --sample data/sample --out data/sample_redcap
 	$(BIN)/python -m smanh.synthetic.omop_sample --sample data/sample --out data/sample_omop/sample_omop.duckdb
 
 clean:

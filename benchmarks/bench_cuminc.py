@@ -1,5 +1,5 @@
 """Aalen-Johansen with delayed entry: the original per-time loop (quadratic, kept here
-as the reference) against smanh.cuminc.aalen_johansen on simulated left-truncated data
+as the reference) against smanh.survival.cuminc.aalen_johansen on simulated left-truncated data
 with competing events.
 
     .venv/bin/python benchmarks/bench_cuminc.py [n ...]
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from smanh.cuminc import _check, aalen_johansen
+from smanh.survival.cuminc import _check, aalen_johansen
 
 
 def aalen_johansen_loop(entry, exit, event):

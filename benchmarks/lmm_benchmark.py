@@ -1,4 +1,4 @@
-"""Benchmark smanh.lmm against lme4 (via Rscript) and statsmodels MixedLM.
+"""Benchmark smanh.progression.lmm against lme4 (via Rscript) and statsmodels MixedLM.
 
 Simulates HFMSE-like registries at the 10,000-patient scale ("HFMSE, type 2: ~41,000
 assessments of ~4,600 patients") and at 10x that, fits the default model
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smanh.lmm import fit_lmm
+from smanh.progression.lmm import fit_lmm
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "lmm.json"
@@ -42,7 +42,7 @@ SCALES = {
     "100k_registry": dict(n_patients=46_000, mean_visits=8.9, seed=102),
 }
 
-# The configurable models of the workflow (smanh.progression): the default, piecewise-linear
+# The configurable models of the workflow (smanh.progression.models): the default, piecewise-linear
 # age with a knot at 5 years, and a pooled model with stratum x age (and x knot) interactions.
 # ``type3`` is a random half of the patients (true effect 0: the timing is what matters).
 MODELS = {
@@ -94,7 +94,7 @@ def simulate_registry(n_patients: int, mean_visits: float, seed: int) -> pd.Data
 
 
 def engine_design(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The fixed-effects design of a benchmark model, built as smanh.progression does."""
+    """The fixed-effects design of a benchmark model, built as smanh.progression.models does."""
     x = pd.DataFrame({"(Intercept)": 1.0, "age": data["age"]}, index=data.index)
     x["age_after_5"] = np.maximum(data["age"] - 5.0, 0.0)
     x["type3"] = data["type3"].astype(float)
@@ -282,7 +282,7 @@ def markdown(report: dict) -> str:
         "",
         f"Model `{report['model']}`, simulated HFMSE-like registries; "
         "`.venv/bin/python benchmarks/lmm_benchmark.py` (results in `results/lmm.json`). "
-        "Engine: `smanh.lmm.fit_lmm` from DataFrame to result, best of repeats; lme4: "
+        "Engine: `smanh.progression.lmm.fit_lmm` from DataFrame to result, best of repeats; lme4: "
         "`lmer` only, timed inside R (default optimizer); statsmodels: `MixedLM.fit` "
         "(REML, lbfgs), 10k scale only.",
         "",

@@ -46,7 +46,7 @@ SECTION = "## OMOP input"
 TIMED = r"""
 import json, sys, time
 sys.path.insert(0, {scripts!r})
-from smanh.registry import read_canonical_tables, read_registry
+from smanh.ingest.registry import read_canonical_tables, read_registry
 from smanh.ingest.omop import read_omop
 from pathlib import Path
 route, what, location = sys.argv[1:4]
@@ -84,7 +84,7 @@ def omop_database(scale: str) -> tuple[Path, Path]:
 def same_tables(registry: Path, database: Path) -> dict:
     import pandas as pd
 
-    from smanh.registry import read_registry
+    from smanh.ingest.registry import read_registry
 
     a, b = read_registry(registry), read_registry(format="omop", omop={"duckdb": database})
     sizes = {}

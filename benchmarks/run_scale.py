@@ -9,7 +9,7 @@ registry, against the time of the equivalent R fits on the same data.
 
 For each scale it
 
-1. simulates the registry with the project's simulator (``smanh.simulate``; the 10k and 100k
+1. simulates the registry with the project's simulator (``smanh.synthetic.simulate``; the 10k and 100k
    registries differ from the sample only in ``n_births``, at about 3.5 births per enrolled
    patient, and in visit intervals 1.65 times longer, so that the 100k registry has about
    1.5 million assessments, as issue #7 sets it) into ``benchmarks/out/<scale>/registry/``
@@ -78,7 +78,7 @@ SCALES = {
     "10k": {"n_births": 35_000, "seed": 10_000, "visit_factor": 1.65},
     "100k": {"n_births": 350_000, "seed": 100_000, "visit_factor": 1.65},
 }
-COX_MODELS = [  # the workflow's defaults (smanh.endpoint_analysis.DEFAULT_COX_MODELS)
+COX_MODELS = [  # the workflow's defaults (smanh.survival.endpoint.DEFAULT_COX_MODELS)
     {"name": "type1_smn2_sex", "formula": "smn2_copies + sex", "subset": {"sma_type": ["1"]}},
     {"name": "type_smn2", "formula": "sma_type + smn2_copies"},
 ]
@@ -188,7 +188,7 @@ def registry_folder(scale: str) -> Path:
     settings = json.dumps(SCALES[scale], sort_keys=True)
     made_with = folder / "benchmark_settings.json"  # a registry of other settings is remade
     if not (folder / "assessments.csv").exists() or not made_with.exists() or made_with.read_text() != settings:
-        from smanh.simulate import load_config, simulate_registry, write_registry
+        from smanh.synthetic.simulate import load_config, simulate_registry, write_registry
 
         params, _ = load_config(REPOSITORY / "config" / "simulation.yaml")
         factor = SCALES[scale]["visit_factor"]

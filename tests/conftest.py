@@ -11,6 +11,7 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SAMPLE = REPOSITORY / "data" / "sample"
+FIXTURES = REPOSITORY / "tests" / "fixtures"
 
 PATIENT_COLUMNS = [
     "patient_id", "sex", "birth_date", "sma_type", "smn2_copies", "onset_date",

@@ -1,6 +1,5 @@
-"""Rule analysis_dataset: entry, exit and event per patient and endpoint; cohort flow;
-Table 1 (baseline characteristics); and, for the sensitivity analysis, the dataset with the
-other treatment-censoring mode."""
+"""Rule analysis_dataset: entry, exit and event per patient and endpoint (and, for the
+sensitivity analysis, with the other treatment-censoring mode); cohort flow; Table 1."""
 
 import gc
 import sys
@@ -8,29 +7,28 @@ import sys
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
-from smanh.baseline import table1
-from smanh.canonical import load_canonical
-from smanh.endpoints import analysis_dataset, cohort_flow
-from smanh.rule_io import read_csv, run_rule, write_csv, write_parquet
+from smanh.cohort.build import build_cohort
+from smanh.cohort.dataset import write_analysis_dataset
+from smanh.ingest.canonical import load_canonical, validation_exclusions
+from smanh.jobs.files import write_csv
+from smanh.jobs.run import run_rule
 
 
 def main():
-    export = load_canonical(snakemake.input)
-    dataset = analysis_dataset(
-        export, snakemake.params.endpoints, snakemake.params.censor_at_treatment
+    n_in_export, excluded = validation_exclusions(snakemake.input.exclusions, snakemake.input.sources)
+    cohort = build_cohort(
+        load_canonical(snakemake.input),
+        snakemake.params.endpoints,
+        snakemake.params.censor_at_treatment,
+        "sensitivity" in snakemake.output.keys(),
+        n_in_export,
+        excluded,
     )
-    # a row group per endpoint: each survival job reads only its own
-    write_parquet(dataset, snakemake.output.dataset, row_groups_by="endpoint")
-    if "sensitivity" in snakemake.output.keys():
-        sensitivity = analysis_dataset(
-            export, snakemake.params.endpoints, not snakemake.params.censor_at_treatment
-        )
-        write_parquet(sensitivity, snakemake.output.sensitivity, row_groups_by="endpoint")
-    exclusions = read_csv(snakemake.input.exclusions)  # first row: patients in export
-    n_in_export = int(exclusions["n"].iloc[0])
-    by_reason = dict(zip(exclusions["reason"].iloc[1:], exclusions["n"].iloc[1:]))
-    write_csv(cohort_flow(n_in_export, dataset, by_reason), snakemake.output.cohort_flow)
-    write_csv(table1(export), snakemake.output.table1)
+    write_analysis_dataset(cohort.dataset, snakemake.output.dataset)
+    if cohort.sensitivity is not None:
+        write_analysis_dataset(cohort.sensitivity, snakemake.output.sensitivity)
+    for name, table in cohort.tables.items():
+        write_csv(table, snakemake.output[name])
 
 
 run_rule(main, snakemake.log[0])

@@ -6,12 +6,14 @@ import sys
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
-from smanh.figures import forest_figure, save_figure
-from smanh.rule_io import read_csv, run_rule
+from smanh.figures.common import save_figures
+from smanh.figures.forest import forest_figure
+from smanh.jobs.files import read_csv
+from smanh.jobs.run import run_rule
 
 
 def main():
-    save_figure(forest_figure(read_csv(snakemake.input.cox)), snakemake.output.png, snakemake.output.svg)
+    save_figures({"forest": forest_figure(read_csv(snakemake.input.cox))}, snakemake.output)
 
 
 run_rule(main, snakemake.log[0])

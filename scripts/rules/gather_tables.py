@@ -6,8 +6,8 @@ import sys
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
-from smanh.gather import concat_csv
-from smanh.rule_io import run_rule
+from smanh.jobs.files import concat_csv
+from smanh.jobs.run import run_rule
 
 
 def main():

@@ -6,8 +6,10 @@ import sys
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
-from smanh.published import comparison_table, load_reference
-from smanh.rule_io import read_csv, run_rule, write_csv
+from smanh.ingest.reference import load_reference
+from smanh.jobs.files import read_csv, write_csv
+from smanh.jobs.run import run_rule
+from smanh.report.published import comparison_table
 
 
 def main():

@@ -9,11 +9,9 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any env
 import json
 from pathlib import Path
 
-from smanh.progression_report import PROGRESSION_REPORT_TABLES, progression_context
-from smanh.report import render_report
-from smanh.rule_io import read_csv, run_rule
-
-FIGURE_INPUTS = ("figures", "parametric_figures", "cox_forest", "spaghetti_figures", "change_figures")
+from smanh.jobs.files import read_csv
+from smanh.jobs.run import run_rule
+from smanh.report.html import FIGURE_INPUTS, render_report
 
 
 def main():
@@ -24,24 +22,14 @@ def main():
         for name, path in snakemake.input.items()
         if name not in FIGURE_INPUTS and name != "summary"
     }
-    progression = {name: tables[name] for name in PROGRESSION_REPORT_TABLES if name in tables}
+    figures = {name: snakemake.input[name] for name in FIGURE_INPUTS if name in snakemake.input.keys()}
     html = render_report(
         snakemake.params.template,
         title=snakemake.params.title,
         summary=summary,
         tables=tables,
-        figures={
-            "km": list(snakemake.input.figures),
-            "parametric": list(snakemake.input.parametric_figures),
-            "cox_forest": snakemake.input.cox_forest,
-        },
+        figures=figures,
         min_cell_count=snakemake.params.min_cell_count,
-        progression=progression_context(
-            progression,
-            list(snakemake.input.get("spaghetti_figures", [])),
-            list(snakemake.input.get("change_figures", [])),
-            snakemake.params.min_cell_count,
-        ),
     )
     Path(snakemake.output[0]).write_text(html, encoding="utf-8")
 

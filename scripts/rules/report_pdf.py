@@ -6,8 +6,8 @@ import sys
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
-from smanh.pdf import html_to_pdf
-from smanh.rule_io import run_rule
+from smanh.jobs.run import run_rule
+from smanh.report.pdf import html_to_pdf
 
 
 def main():

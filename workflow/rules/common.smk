@@ -12,10 +12,11 @@ os.environ.update(
 
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
-from smanh.config import validate_config
-from smanh.endpoints import endpoint_names
-from smanh.progression import scale_models
-from smanh.table_names import PROGRESSION_TABLES, SURVIVAL_TABLES
+from smanh.config.endpoints import endpoint_names
+from smanh.config.omop_needs import omop_needs
+from smanh.config.scales import scale_options
+from smanh.config.tables import PROGRESSION_TABLES, REGISTRY_TABLES, SURVIVAL_TABLES
+from smanh.config.validation import validate_config
 
 config.update(
     validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -23,8 +24,7 @@ config.update(
 
 ENDPOINT_SPECS = config["analysis"]["endpoints"]  # names or mappings
 ENDPOINTS = endpoint_names(ENDPOINT_SPECS)
-REGISTRY_TABLES = ["patients", "events", "treatments", "assessments"]
-SCALES = list(scale_models(config["progression"]))  # checks names and terms
+SCALES = list(scale_options(config["progression"]))  # checks names and terms
 
 
 wildcard_constraints:
@@ -58,14 +58,12 @@ def omop_settings():
     return omop
 
 
-def omop_needs():
+def omop_slots_needed():
     """The OMOP mapping slots this config needs (a concept of one missing from the
     database's vocabulary stops the ingest); none for the other formats."""
     if config["registry"]["format"] != "omop":
         return {}
-    from smanh.ingest.omop import omop_needs as needs
-
-    return needs(ENDPOINT_SPECS, SCALES, config["analysis"], config["progression"])
+    return omop_needs(ENDPOINT_SPECS, SCALES, config["analysis"], config["progression"])
 
 
 def registry_files():

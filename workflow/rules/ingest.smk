@@ -16,7 +16,7 @@ rule ingest:
         registry=config["registry"],
         redcap=redcap_files(),
         omop=omop_settings(),
-        omop_needs=omop_needs(),
+        omop_needs=omop_slots_needed(),
         problems="results/validation/problems.csv",
     script:
         "../../scripts/rules/ingest.py"
@@ -26,6 +26,7 @@ rule analysis_dataset:
     input:
         **canonical_tables(["patients", "events", "treatments"]),  # no assessments needed
         exclusions="results/canonical/exclusions.csv",
+        sources="results/canonical/sources.json",
     output:
         **analysis_datasets(),
         **registered(

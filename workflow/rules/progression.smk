@@ -12,14 +12,14 @@ rule progression_scale:
         **progression_outputs(),
         assessments="results/progression/{scale}/assessments.parquet",
         change_pairs="results/progression/{scale}/change_pairs.parquet",
-        spaghetti=report(
+        spaghetti_png=report(
             "results/figures/progression_{scale}.png",
             caption="../report/progression_figure.rst",
             category="Motor progression",
             labels={"scale": "{scale}", "figure": "Trajectories"},
         ),
         spaghetti_svg="results/figures/progression_{scale}.svg",
-        change=report(
+        change_png=report(
             "results/figures/change_12m_{scale}.png",
             caption="../report/change_figure.rst",
             category="Motor progression",

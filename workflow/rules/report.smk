@@ -45,13 +45,13 @@ rule cox_forest:
     input:
         cox="results/tables/cox.csv",
     output:
-        png=report(
+        forest_png=report(
             "results/figures/cox_forest.png",
             caption="../report/cox_forest.rst",
             category="Survival",
             labels={"figure": "Cox hazard ratios"},
         ),
-        svg="results/figures/cox_forest.svg",
+        forest_svg="results/figures/cox_forest.svg",
     log:
         "logs/cox_forest.log",
     benchmark:
@@ -73,7 +73,7 @@ rule report:
         cohort_flow="results/tables/cohort_flow.csv",
         km_summary="results/tables/km_summary.csv",
         data_quality="results/tables/data_quality.csv",
-        figures=svg(km_figures()),
+        km_figures=svg(km_figures()),
         parametric_figures=svg(parametric_figures()),
         km_tests="results/tables/km_tests.csv",
         km_summary_sensitivity="results/tables/km_summary_sensitivity.csv",

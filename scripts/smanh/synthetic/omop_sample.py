@@ -45,92 +45,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from smanh.ingest.omop import load_mapping as load_omop_mapping
+from smanh.ingest.omop_sql import identifier
+from smanh.synthetic.omop_ddl import CDM_TABLES, VOCABULARY_TABLES, ddl
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_MAPPING = ROOT / "config" / "omop_mapping.yaml"
 REGISTRY_TYPE = 32879  # Type Concept 'Registry'
 VALID_START, VALID_END = dt.date(1970, 1, 1), dt.date(2099, 12, 31)
-
-# --------------------------------------------------------------------------- DDL
-# The OHDSI CommonDataModel DDL for 5.4 (inst/ddl/5.4/duckdb and /postgresql, identical for
-# these tables), for the tables the sample holds.
-CDM_TABLES = {
-    "person": """person_id integer NOT NULL, gender_concept_id integer NOT NULL, year_of_birth integer NOT NULL,
-        month_of_birth integer NULL, day_of_birth integer NULL, birth_datetime TIMESTAMP NULL,
-        race_concept_id integer NOT NULL, ethnicity_concept_id integer NOT NULL, location_id integer NULL,
-        provider_id integer NULL, care_site_id integer NULL, person_source_value varchar(50) NULL,
-        gender_source_value varchar(50) NULL, gender_source_concept_id integer NULL, race_source_value varchar(50) NULL,
-        race_source_concept_id integer NULL, ethnicity_source_value varchar(50) NULL,
-        ethnicity_source_concept_id integer NULL""",
-    "observation_period": """observation_period_id integer NOT NULL, person_id integer NOT NULL,
-        observation_period_start_date date NOT NULL, observation_period_end_date date NOT NULL,
-        period_type_concept_id integer NOT NULL""",
-    "condition_occurrence": """condition_occurrence_id integer NOT NULL, person_id integer NOT NULL,
-        condition_concept_id integer NOT NULL, condition_start_date date NOT NULL,
-        condition_start_datetime TIMESTAMP NULL, condition_end_date date NULL, condition_end_datetime TIMESTAMP NULL,
-        condition_type_concept_id integer NOT NULL, condition_status_concept_id integer NULL,
-        stop_reason varchar(20) NULL, provider_id integer NULL, visit_occurrence_id integer NULL,
-        visit_detail_id integer NULL, condition_source_value varchar(50) NULL, condition_source_concept_id integer NULL,
-        condition_status_source_value varchar(50) NULL""",
-    "drug_exposure": """drug_exposure_id integer NOT NULL, person_id integer NOT NULL, drug_concept_id integer NOT NULL,
-        drug_exposure_start_date date NOT NULL, drug_exposure_start_datetime TIMESTAMP NULL,
-        drug_exposure_end_date date NOT NULL, drug_exposure_end_datetime TIMESTAMP NULL, verbatim_end_date date NULL,
-        drug_type_concept_id integer NOT NULL, stop_reason varchar(20) NULL, refills integer NULL,
-        quantity NUMERIC NULL, days_supply integer NULL, sig TEXT NULL, route_concept_id integer NULL,
-        lot_number varchar(50) NULL, provider_id integer NULL, visit_occurrence_id integer NULL,
-        visit_detail_id integer NULL, drug_source_value varchar(50) NULL, drug_source_concept_id integer NULL,
-        route_source_value varchar(50) NULL, dose_unit_source_value varchar(50) NULL""",
-    "procedure_occurrence": """procedure_occurrence_id integer NOT NULL, person_id integer NOT NULL,
-        procedure_concept_id integer NOT NULL, procedure_date date NOT NULL, procedure_datetime TIMESTAMP NULL,
-        procedure_end_date date NULL, procedure_end_datetime TIMESTAMP NULL, procedure_type_concept_id integer NOT NULL,
-        modifier_concept_id integer NULL, quantity integer NULL, provider_id integer NULL,
-        visit_occurrence_id integer NULL, visit_detail_id integer NULL, procedure_source_value varchar(50) NULL,
-        procedure_source_concept_id integer NULL, modifier_source_value varchar(50) NULL""",
-    "measurement": """measurement_id integer NOT NULL, person_id integer NOT NULL, measurement_concept_id integer NOT NULL,
-        measurement_date date NOT NULL, measurement_datetime TIMESTAMP NULL, measurement_time varchar(10) NULL,
-        measurement_type_concept_id integer NOT NULL, operator_concept_id integer NULL, value_as_number NUMERIC NULL,
-        value_as_concept_id integer NULL, unit_concept_id integer NULL, range_low NUMERIC NULL,
-        range_high NUMERIC NULL, provider_id integer NULL, visit_occurrence_id integer NULL,
-        visit_detail_id integer NULL, measurement_source_value varchar(50) NULL,
-        measurement_source_concept_id integer NULL, unit_source_value varchar(50) NULL,
-        unit_source_concept_id integer NULL, value_source_value varchar(50) NULL, measurement_event_id integer NULL,
-        meas_event_field_concept_id integer NULL""",
-    "observation": """observation_id integer NOT NULL, person_id integer NOT NULL, observation_concept_id integer NOT NULL,
-        observation_date date NOT NULL, observation_datetime TIMESTAMP NULL,
-        observation_type_concept_id integer NOT NULL, value_as_number NUMERIC NULL, value_as_string varchar(60) NULL,
-        value_as_concept_id integer NULL, qualifier_concept_id integer NULL, unit_concept_id integer NULL,
-        provider_id integer NULL, visit_occurrence_id integer NULL, visit_detail_id integer NULL,
-        observation_source_value varchar(50) NULL, observation_source_concept_id integer NULL,
-        unit_source_value varchar(50) NULL, qualifier_source_value varchar(50) NULL,
-        value_source_value varchar(50) NULL, observation_event_id integer NULL,
-        obs_event_field_concept_id integer NULL""",
-    "death": """person_id integer NOT NULL, death_date date NOT NULL, death_datetime TIMESTAMP NULL,
-        death_type_concept_id integer NULL, cause_concept_id integer NULL, cause_source_value varchar(50) NULL,
-        cause_source_concept_id integer NULL""",
-    "care_site": """care_site_id integer NOT NULL, care_site_name varchar(255) NULL,
-        place_of_service_concept_id integer NULL, location_id integer NULL, care_site_source_value varchar(50) NULL,
-        place_of_service_source_value varchar(50) NULL""",
-    "cdm_source": """cdm_source_name varchar(255) NOT NULL, cdm_source_abbreviation varchar(25) NOT NULL,
-        cdm_holder varchar(255) NOT NULL, source_description TEXT NULL,
-        source_documentation_reference varchar(255) NULL, cdm_etl_reference varchar(255) NULL,
-        source_release_date date NOT NULL, cdm_release_date date NOT NULL, cdm_version varchar(10) NULL,
-        cdm_version_concept_id integer NOT NULL, vocabulary_version varchar(20) NOT NULL""",
-}
-VOCABULARY_TABLES = {
-    "concept": """concept_id integer NOT NULL, concept_name varchar(255) NOT NULL, domain_id varchar(20) NOT NULL,
-        vocabulary_id varchar(20) NOT NULL, concept_class_id varchar(20) NOT NULL, standard_concept varchar(1) NULL,
-        concept_code varchar(50) NOT NULL, valid_start_date date NOT NULL, valid_end_date date NOT NULL,
-        invalid_reason varchar(1) NULL""",
-    "vocabulary": """vocabulary_id varchar(20) NOT NULL, vocabulary_name varchar(255) NOT NULL,
-        vocabulary_reference varchar(255) NULL, vocabulary_version varchar(255) NULL,
-        vocabulary_concept_id integer NOT NULL""",
-    "concept_relationship": """concept_id_1 integer NOT NULL, concept_id_2 integer NOT NULL,
-        relationship_id varchar(20) NOT NULL, valid_start_date date NOT NULL, valid_end_date date NOT NULL,
-        invalid_reason varchar(1) NULL""",
-    "concept_ancestor": """ancestor_concept_id integer NOT NULL, descendant_concept_id integer NOT NULL,
-        min_levels_of_separation integer NOT NULL, max_levels_of_separation integer NOT NULL""",
-}
 
 # --------------------------------------------------------------------------- vocabulary
 # (concept_id, name, domain, vocabulary, class, standard, code[, invalid_reason])
@@ -383,16 +306,11 @@ def read_canonical(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def load_mapping(path: Path = DEFAULT_MAPPING) -> dict:
-    from smanh.ingest.omop import load_mapping as load
-
-    return load(path)
+    """The OMOP mapping, validated as the reader validates it."""
+    return load_omop_mapping(path)
 
 
 # --------------------------------------------------------------------------- writing
-def ddl(schema: str, tables: dict[str, str]) -> list[str]:
-    return [f"CREATE TABLE {schema}.{name} ({columns})" for name, columns in tables.items()]
-
-
 def write_duckdb(tables: dict[str, pd.DataFrame], path: Path) -> None:
     """A new DuckDB database file with the tables (replacing any file there)."""
     import duckdb
@@ -419,8 +337,6 @@ def load_postgres(duckdb_path: Path, cdm_schema: str = "cdm", vocabulary_schema:
     import duckdb
     import psycopg
 
-    from smanh.ingest.omop_sql import identifier
-
     cdm, vocab = identifier(cdm_schema, "--cdm-schema"), identifier(vocabulary_schema, "--vocabulary-schema")
     counts = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as source, psycopg.connect(**(settings or {})) as target:
@@ -439,7 +355,7 @@ def load_postgres(duckdb_path: Path, cdm_schema: str = "cdm", vocabulary_schema:
                     for row in rows:
                         copy.write_row(row)
                 counts[name] = len(rows)
-            cursor.execute(f"ANALYZE")
+            cursor.execute("ANALYZE")
         target.commit()
     return counts
 

@@ -1,0 +1,57 @@
+"""Where a run's numbers come from: software versions, git commit, run date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import smanh
+
+PACKAGES = ("smanh", "snakemake", "pandas", "numpy", "scipy", "lifelines", "matplotlib", "seaborn", "pyarrow", "jinja2")
+REPOSITORY = Path(smanh.__file__).resolve().parents[2]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit(repository: Path = REPOSITORY) -> str:
+    """The workflow's commit, with '-dirty' when it has uncommitted changes."""
+    try:
+        commit = _git(repository, "rev-parse", "HEAD")
+        dirty = _git(repository, "status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def run_date() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _git(repository: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repository), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def run_summary(sources: dict, config: dict, cohort_flow, km_summary) -> dict:
+    """``summary.json``: provenance (commit, run date, software, the export's files and
+    what validation did, the effective config) and the key tables, machine-readable."""
+    return {
+        "workflow": {"git_commit": git_commit(), "run_date": run_date()},
+        "software": package_versions(),
+        "registry": sources,
+        "config": config,
+        "cohort_flow": cohort_flow.to_dict(orient="records"),
+        "kaplan_meier": km_summary.to_dict(orient="records"),
+    }

@@ -1,0 +1,150 @@
+"""All survival tables and figures of one endpoint: what one Snakemake job per endpoint
+computes.
+
+:func:`analyse_endpoint` takes the endpoint's rows of the analysis dataset (primary
+analysis) and of the sensitivity dataset (the other treatment-censoring mode) and
+returns every table, keyed by the name of its file under ``results/tables/``;
+:func:`survival_endpoint` adds the figures, drawn from the tables as written. The result
+depends only on its inputs: no randomness, fixed row order, so two runs write
+byte-identical files.
+
+Examples
+--------
+>>> options = SurvivalOptions.from_config(config["analysis"])  # doctest: +SKIP
+>>> tables = analyse_endpoint(rows, None, options)              # doctest: +SKIP
+>>> sorted(tables)                                               # doctest: +SKIP
+['cox', 'cuminc', 'km_at_risk', 'km_curves', ...]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from smanh.figures.survival import km_figure, parametric_figure
+from smanh.ingest.reference import survival_points
+from smanh.jobs.files import as_written
+from smanh.survival.km_tables import at_risk_table, km_tables, stratum_tests
+from smanh.survival.model_tables import cox_table, cuminc_table, parametric_tables, rmst_table
+
+NATURAL_HISTORY = "natural_history"
+ALL_FOLLOW_UP = "all_follow_up"
+
+
+@dataclass(frozen=True)
+class SurvivalOptions:
+    """Study choices of the survival analyses: the ``analysis`` section of the validated
+    config (its defaults are the schema's, stated there only)."""
+
+    stratify_by: tuple[str, ...]
+    landmark_ages: tuple[float, ...]
+    at_risk_ages: tuple[float, ...]
+    confidence_level: float
+    min_stratum_size: int
+    birth_eras: tuple[int, ...]
+    censor_at_treatment: bool
+    cox_models: tuple[dict, ...]
+    ph_alpha: float
+    rmst_horizons: tuple[float, ...]
+    parametric_distributions: tuple[str, ...]
+    parametric_stratify_by: tuple[str, ...]
+    extrapolate_to: float
+
+    @classmethod
+    def from_config(cls, analysis: dict) -> SurvivalOptions:
+        """From the validated ``analysis`` section (every key present)."""
+        parametric = analysis["parametric"]
+        return cls(
+            stratify_by=tuple(analysis["stratify_by"]),
+            landmark_ages=tuple(analysis["landmark_ages"]),
+            at_risk_ages=tuple(analysis["at_risk_ages"]),
+            confidence_level=analysis["confidence_level"],
+            min_stratum_size=analysis["min_stratum_size"],
+            birth_eras=tuple(analysis["birth_eras"]),
+            censor_at_treatment=analysis["censor_at_treatment"],
+            cox_models=tuple(analysis["cox_models"]),
+            ph_alpha=analysis["ph_alpha"],
+            rmst_horizons=tuple(analysis["rmst_horizons"]),
+            parametric_distributions=tuple(parametric["distributions"]),
+            parametric_stratify_by=tuple(parametric["stratify_by"]),
+            extrapolate_to=parametric["extrapolate_to"],
+        )
+
+
+@dataclass
+class EndpointResult:
+    """One endpoint's tables (keyed by their file names) and figures."""
+
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, Figure]
+
+
+def survival_endpoint(
+    endpoint: str,
+    dataset: pd.DataFrame,
+    sensitivity: pd.DataFrame | None,
+    options: SurvivalOptions,
+    reference: pd.DataFrame,
+    min_cell_count: int,
+) -> EndpointResult:
+    """The ``survival_endpoint`` rule's work: :func:`analyse_endpoint`, then the
+    Kaplan–Meier figure (numbers at risk, published points of ``reference``) and the
+    parametric figure, drawn from the tables as written so that they show exactly what
+    the files hold."""
+    tables = analyse_endpoint(dataset, sensitivity, options)
+    drawn = {name: as_written(tables[name])
+             for name in ("km_curves", "km_at_risk", "parametric", "parametric_curves")}
+    km = km_figure(
+        drawn["km_curves"], endpoint, at_risk=drawn["km_at_risk"],
+        published=survival_points(reference, endpoint), min_cell_count=min_cell_count,
+        conf_level=options.confidence_level,
+    )
+    parametric = parametric_figure(
+        drawn["km_curves"], drawn["parametric_curves"], drawn["parametric"], endpoint
+    )
+    return EndpointResult(tables, {"km": km, "parametric": parametric})
+
+
+def analyse_endpoint(
+    dataset: pd.DataFrame, sensitivity: pd.DataFrame | None, options: SurvivalOptions
+) -> dict[str, pd.DataFrame]:
+    """Every survival table of the endpoint(s) in ``dataset``.
+
+    Parameters
+    ----------
+    dataset : analysis-dataset rows of the primary analysis (``censor_at_treatment``).
+    sensitivity : rows of the same endpoint with the other treatment-censoring mode, or
+        None for no sensitivity analysis (its tables are then empty).
+    options : SurvivalOptions
+    """
+    o = options
+    common = {"min_stratum_size": o.min_stratum_size, "birth_eras": o.birth_eras}
+    by = list(o.stratify_by)
+    summary, curves = km_tables(dataset, by, list(o.landmark_ages), o.confidence_level, **common)
+    tables = {"km_summary": summary, "km_curves": curves}
+    tables["km_at_risk"] = at_risk_table(dataset, by, list(o.at_risk_ages), o.birth_eras)
+    tables["km_tests"] = stratum_tests(dataset, by, **common)
+    mode = ALL_FOLLOW_UP if o.censor_at_treatment else NATURAL_HISTORY
+    if sensitivity is not None:
+        s_summary, s_curves = km_tables(
+            sensitivity, by, list(o.landmark_ages), o.confidence_level, **common
+        )
+    else:
+        s_summary, s_curves = summary.iloc[:0], curves.iloc[:0]
+    tables["km_summary_sensitivity"] = s_summary.assign(analysis=mode)
+    tables["km_curves_sensitivity"] = s_curves.assign(analysis=mode)
+    tables["cox"] = cox_table(
+        dataset, [dict(m) for m in o.cox_models], ph_alpha=o.ph_alpha,
+        conf_level=o.confidence_level, **common,
+    )
+    tables["cuminc"] = cuminc_table(dataset, by, conf_level=o.confidence_level, **common)
+    tables["rmst"] = rmst_table(
+        dataset, by, list(o.rmst_horizons), conf_level=o.confidence_level, **common
+    )
+    tables["parametric"], tables["parametric_curves"] = parametric_tables(
+        dataset, list(o.parametric_stratify_by), list(o.parametric_distributions),
+        o.extrapolate_to, conf_level=o.confidence_level, **common,
+    )
+    return tables
