@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
 
-.PHONY: run pdf test lint format sample clean env test-slurm
+.PHONY: run pdf test lint format sample clean env test-slurm test-postgres
 
 env: $(STAMP)
 
@@ -38,11 +38,20 @@ pdf: $(STAMP)
 # The SLURM integration test (tests/workflow/test_slurm.py) runs in `make test-slurm`, which first
 # starts a single-node SLURM cluster on this machine (root; installs slurm-wlm, munge).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slurm"
+	$(BIN)/python -m pytest -m "not slurm and not postgres"
 
 test-slurm: $(STAMP)
 	bash scripts/slurm/start-cluster.sh
 	SMANH_REQUIRE_SLURM=1 $(BIN)/python -m pytest -m slurm
+
+# The PostgreSQL route of the OMOP input (tests marked postgres): starts a PostgreSQL server on
+# this machine (Debian's postgresql; own data directory and port), loads the OMOP sample, runs
+# the tests against it and stops the server.
+PG_DIR ?= /tmp/smanh-postgres
+test-postgres: $(STAMP)
+	SMANH_PG_DIR=$(PG_DIR) SMANH_PYTHON=$(BIN)/python bash scripts/postgres/start-server.sh
+	. $(PG_DIR)/env && SMANH_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -m postgres; \
+	  status=$$?; SMANH_PG_DIR=$(PG_DIR) bash scripts/postgres/stop-server.sh; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check scripts tests benchmarks
@@ -56,6 +65,7 @@ format: $(STAMP)
 sample: $(STAMP)
 	$(BIN)/python -m smanh.synthetic.simulate --config config/simulation.yaml --out data/sample
 	$(BIN)/python -m smanh.synthetic.redcap_sample --sample data/sample --out data/sample_redcap
+	$(BIN)/python -m smanh.synthetic.omop_sample --sample data/sample --out data/sample_omop/sample_omop.duckdb
 
 clean:
 	rm -rf results .snakemake

@@ -15,7 +15,8 @@ from smanh.jobs.run import run_rule
 
 def main():
     registry = snakemake.params.registry
-    export, location = ingest(registry, snakemake.params.redcap, snakemake.params.problems)
+    omop = {**snakemake.params.omop, "needs": dict(snakemake.params.omop_needs)}
+    export, location = ingest(registry, snakemake.params.redcap, snakemake.params.problems, omop)
     store_export(export, registry, location, snakemake.output)
     write_csv(data_quality(export), snakemake.output.data_quality)
 

@@ -24,7 +24,7 @@ def test_minimal_config_gets_the_documented_defaults():
     [
         ({}, "'registry' is a required property"),
         ({"registry": {}}, "config key 'registry': 'path' is a required property"),
-        ({"registry": {"path": "x", "format": "omop"}}, "config key 'registry.format': 'omop' is not one of: canonical"),
+        ({"registry": {"path": "x", "format": "fhir"}}, "config key 'registry.format': 'fhir' is not one of: canonical"),
         ({"registry": {"path": "x"}, "analysis": {"landmark_ages": [1, "two"]}}, "config key 'analysis.landmark_ages[1]'"),
         ({"registry": {"path": "x"}, "analysis": {"stratify_by": ["county"]}}, "config key 'analysis.stratify_by[0]': 'county' is not one of"),
         ({"registry": {"path": "x"}, "analysis": {"endpoints": [{"name": "x"}]}},

@@ -13,6 +13,7 @@ os.environ.update(
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 from smanh.config.endpoints import endpoint_names
+from smanh.config.omop_needs import omop_needs
 from smanh.config.scales import scale_options
 from smanh.config.tables import PROGRESSION_TABLES, REGISTRY_TABLES, SURVIVAL_TABLES
 from smanh.config.validation import validate_config
@@ -47,10 +48,33 @@ def redcap_files():
     }
 
 
+def omop_settings():
+    """registry.omop with paths expanded and the bundled mapping as default."""
+    omop = dict(config["registry"].get("omop", {}))
+    if omop.get("duckdb"):
+        omop["duckdb"] = str(Path(omop["duckdb"]).expanduser())
+    default_mapping = workflow.source_path("../../config/omop_mapping.yaml")
+    omop["mapping"] = str(Path(omop.get("mapping", default_mapping)).expanduser())
+    return omop
+
+
+def omop_slots_needed():
+    """The OMOP mapping slots this config needs (a concept of one missing from the
+    database's vocabulary stops the ingest); none for the other formats."""
+    if config["registry"]["format"] != "omop":
+        return {}
+    return omop_needs(ENDPOINT_SPECS, SCALES, config["analysis"], config["progression"])
+
+
 def registry_files():
-    """The export's files, so that a changed export reruns the workflow."""
+    """The export's files, so that a changed export reruns the workflow (a PostgreSQL
+    database cannot be tracked: rerun with --forcerun ingest after it changed)."""
     if config["registry"]["format"] == "redcap":
         return sorted(f for f in redcap_files().values() if Path(f).exists())
+    if config["registry"]["format"] == "omop":
+        omop = omop_settings()
+        files = [omop.get("duckdb", ""), omop["mapping"]]
+        return sorted(f for f in files if f and Path(f).is_file())
     path = registry_path()
     if path.is_file():
         return [str(path)]

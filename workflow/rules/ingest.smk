@@ -15,6 +15,8 @@ rule ingest:
     params:
         registry=config["registry"],
         redcap=redcap_files(),
+        omop=omop_settings(),
+        omop_needs=omop_slots_needed(),
         problems="results/validation/problems.csv",
     script:
         "../../scripts/rules/ingest.py"

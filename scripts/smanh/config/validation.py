@@ -113,7 +113,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = ", ".join(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         where = f"'{key}'" if error.absolute_path else "the top level"
-        return f"unknown key(s) {', '.join(map(repr, extra))} in {where} (allowed: {allowed})"
+        # the value is never echoed: it may be a password
+        hint = ("; a password never goes in the config: set PGPASSWORD or use ~/.pgpass"
+                if "password" in extra else "")
+        return f"unknown key(s) {', '.join(map(repr, extra))} in {where} (allowed: {allowed}){hint}"
     if error.validator == "required":
         return f"config key '{key}': {error.message}"
     if error.validator == "enum":

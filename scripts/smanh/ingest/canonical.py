@@ -23,15 +23,21 @@ from smanh.ingest.registry import read_registry
 from smanh.jobs.files import write_csv, write_json, write_parquet
 
 
-def ingest(registry: dict, redcap: Mapping[str, str], problems_csv: str | Path) -> tuple[RegistryExport, str]:
+def ingest(registry: dict, redcap: Mapping[str, str], problems_csv: str | Path,
+           omop: Mapping | None = None) -> tuple[RegistryExport, str]:
     """The export of the ``registry`` config section, typed and validated, and where it
     was read from. Every problem goes to ``problems_csv`` (removed when there are none,
-    never a stale list from an earlier run); with ``on_invalid: error`` they stop the run."""
+    never a stale list from an earlier run); with ``on_invalid: error`` they stop the run.
+    ``omop``: for ``format: omop``, the keyword arguments of
+    :func:`smanh.ingest.omop.read_omop` (database, schemas, mapping, the slots the config needs)."""
     problems_csv = Path(problems_csv)
     problems_csv.unlink(missing_ok=True)
     if registry["format"] == "redcap":
         source = dict(redcap)
         location, kwargs = source["export"], {"format": "redcap", "redcap": source}
+    elif registry["format"] == "omop":
+        source = dict(omop or {})
+        location, kwargs = source.get("duckdb") or "postgres", {"format": "omop", "omop": source}
     else:
         location = str(Path(registry["path"]).expanduser())
         kwargs = {"path": location}
@@ -41,6 +47,8 @@ def ingest(registry: dict, redcap: Mapping[str, str], problems_csv: str | Path) 
     except RegistryValidationError as err:
         write_csv(problems_frame(err.problems), problems_csv)
         raise RegistryValidationError(err.problems, written_to=str(problems_csv)) from None
+    # an OMOP database: where it is, as its reader names it (a server without password)
+    location = next((s.name for s in export.sources if s.table == "omop_database"), location)
     if export.problems:
         write_csv(problems_frame(export.problems), problems_csv)
         print(

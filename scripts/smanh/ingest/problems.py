@@ -17,7 +17,9 @@ class Problem:
     """One broken rule: where (file, line, column), what (value) and which rule.
 
     ``line`` is the line in the file as an editor shows it (the header is line 1);
-    0 when the problem concerns the whole file or column.
+    0 when the problem concerns the whole file or column. ``key`` names what ``line``
+    holds when it is not a line number: the id column of a database table (an OMOP
+    table's ``measurement_id``, ``person_id``, ...; :mod:`smanh.ingest.omop`).
     """
 
     file: str
@@ -25,9 +27,15 @@ class Problem:
     column: str
     value: str
     rule: str
+    key: str = ""
+
+    @property
+    def where(self) -> str:
+        """``line 12``, or ``measurement_id=12`` for a database row."""
+        return f"{self.key}={self.line}" if self.key else f"line {self.line}"
 
     def __str__(self) -> str:
-        where = f"{self.file}, line {self.line}" if self.line else self.file
+        where = f"{self.file}, {self.where}" if self.line else self.file
         column = f", column '{self.column}'" if self.column else ""
         value = f", value '{self.value}'" if self.value != "" else ""
         return f"{where}{column}{value}: {self.rule}"
@@ -67,5 +75,7 @@ class RegistryValidationError(SmanhError):
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:
-    """The problems as a table (for ``results/validation/problems.csv``)."""
-    return pd.DataFrame([asdict(p) for p in sorted(problems)], columns=PROBLEM_COLUMNS)
+    """The problems as a table (for ``results/validation/problems.csv``); a database
+    row's ``line`` is written with its key (``measurement_id=12``)."""
+    rows = [{**asdict(p), "line": p.where if p.key else p.line} for p in sorted(problems)]
+    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)

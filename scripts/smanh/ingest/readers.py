@@ -67,7 +67,10 @@ class RawTable:
     ``file`` names the source in problems; ``lines`` holds the line of every row;
     ``column_names`` maps canonical column names to the names in the source (REDCap
     fields); ``cell_lines`` and ``cell_columns`` override them cell by cell (a REDCap
-    record's fields spread over events, one REDCap field per scale).
+    record's fields spread over events, one REDCap field per scale). Rows read from a
+    database (:mod:`smanh.ingest.omop`) hold row ids in ``lines``, named by ``key``
+    (``measurement_id``); ``cell_files`` and ``cell_keys`` override ``file`` and ``key``
+    cell by cell (a patient's cells come from several OMOP tables).
     """
 
     name: str
@@ -80,15 +83,23 @@ class RawTable:
     findings: list[Finding] = field(default_factory=list)
     encoding: str = ""
     delimiter: str = ""
+    key: str = ""
+    cell_files: dict[str, np.ndarray] = field(default_factory=dict)
+    cell_keys: dict[str, np.ndarray] = field(default_factory=dict)
 
     def problem(self, finding: Finding) -> Problem:
         """The finding located in the source: file, line, column as the user sees them."""
         lines = self.cell_lines.get(finding.column, self.lines)
         line = int(lines[finding.row]) if 0 <= finding.row < len(lines) else 0
-        column = self.column_names.get(finding.column, finding.column)
-        if finding.column in self.cell_columns and 0 <= finding.row < len(self.cell_columns[finding.column]):
-            column = str(self.cell_columns[finding.column][finding.row])
-        return Problem(self.file, line, column, finding.value, finding.rule)
+        column = self._cell(self.cell_columns, finding, self.column_names.get(finding.column, finding.column))
+        file = self._cell(self.cell_files, finding, self.file)
+        key = self._cell(self.cell_keys, finding, self.key)
+        return Problem(file, line, column, finding.value, finding.rule, key)
+
+    @staticmethod
+    def _cell(cells: dict[str, np.ndarray], finding: Finding, default: str) -> str:
+        values = cells.get(finding.column)
+        return str(values[finding.row]) if values is not None and 0 <= finding.row < len(values) else default
 
 
 def sha256(data: bytes) -> str:

@@ -2,7 +2,8 @@
 
 ``read_registry(path)`` reads a canonical export — a folder of CSV files, an ``.xlsx``
 workbook or a folder of Parquet files (:mod:`smanh.ingest.readers`) — or, with
-``format="redcap"``, a REDCap export through its mapping (:mod:`smanh.ingest.redcap`). It types
+``format="redcap"``, a REDCap export through its mapping (:mod:`smanh.ingest.redcap`), or, with
+``format="omop"``, the SMA cohort of an OMOP CDM database (:mod:`smanh.ingest.omop`). It types
 every cell, checks every rule (:mod:`smanh.ingest.schema` within a table,
 :func:`relation_findings` across tables) and then, by ``on_invalid``:
 
@@ -58,6 +59,7 @@ def read_registry(
     on_invalid: str = "error",
     redcap: dict | None = None,
     data_cutoff: dt.date | str | None = None,
+    omop: dict | None = None,
 ) -> RegistryExport:
     """Read, type and validate an export.
 
@@ -65,9 +67,11 @@ def read_registry(
     ----------
     path : folder of ``<table>.csv`` or ``<table>.parquet`` files, or an ``.xlsx``
         workbook (``format="canonical"``).
-    format : ``"canonical"`` or ``"redcap"``.
+    format : ``"canonical"``, ``"redcap"`` or ``"omop"``.
     on_invalid : ``"error"`` or ``"exclude"`` (see the module docstring).
     redcap : for ``format="redcap"``: ``{"export": ..., "dictionary": ..., "mapping": ...}``.
+    omop : for ``format="omop"``: the keyword arguments of
+        :func:`smanh.ingest.omop.read_omop` (``duckdb`` or ``postgres``, schemas, mapping, needs).
     data_cutoff : the export's data cut-off (``registry.data_cutoff``): a date after it is
         impossible; default today (the run date).
     """
@@ -81,8 +85,14 @@ def read_registry(
         if not redcap:
             raise SmanhError("registry.redcap (export, dictionary, mapping) is required for the redcap format")
         tables, problems, sources = read_redcap(**redcap)
+    elif format == "omop":
+        from smanh.ingest.omop import read_omop  # DuckDB / psycopg: only for this format
+
+        if not omop:
+            raise SmanhError("registry.omop (duckdb or postgres, schemas, mapping) is required for the omop format")
+        tables, problems, sources = read_omop(**omop)
     else:
-        raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap)")
+        raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap, omop)")
     return build_export(tables, problems, sources, on_invalid, cutoff_date(data_cutoff))
 
 
