@@ -4,8 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 CORES  ?= 2
+# Offline installs: `make wheelhouse` on a connected machine collects every wheel the
+# environment needs in wheelhouse/; where that folder exists, `make env` (and so `make run`,
+# `make test`) installs from it alone, with no network (pip --no-index).
+WHEELHOUSE ?= wheelhouse
+PIP_SOURCE := $(if $(wildcard $(WHEELHOUSE)),--no-index --find-links $(abspath $(WHEELHOUSE)))
+PIP_FLAGS ?=
 
-.PHONY: run pdf test lint format sample clean env test-slurm test-postgres
+.PHONY: run pdf test lint format sample clean env test-slurm test-postgres wheelhouse test-offline
 
 env: $(STAMP)
 
@@ -21,8 +27,8 @@ $(STAMP): pyproject.toml
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv "python$$VERSION-venv" && \
 	  $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q $(PIP_SOURCE) $(PIP_FLAGS) --upgrade pip
+	$(BIN)/python -m pip install -q $(PIP_SOURCE) $(PIP_FLAGS) -e ".[test]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
@@ -69,3 +75,30 @@ sample: $(STAMP)
 
 clean:
 	rm -rf results .snakemake
+
+# Every wheel of the environment (runtime, tests, pip, and setuptools for building the
+# editable install of this checkout) in wheelhouse/, for a machine without network of the
+# same platform and Python version. Built from the package index, in a folder moved into
+# place only when complete.
+wheelhouse:
+	$(MAKE) env WHEELHOUSE=$(WHEELHOUSE).none
+	rm -rf $(WHEELHOUSE).partial
+	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE).partial ".[test]" pip "setuptools>=69"
+	rm -rf $(WHEELHOUSE).partial/smanh-*.whl build  # the project itself installs from the checkout
+	rm -rf $(WHEELHOUSE) && mv $(WHEELHOUSE).partial $(WHEELHOUSE)
+	@echo "$$(ls $(WHEELHOUSE) | wc -l) wheels in $(WHEELHOUSE)/ ($$(du -sh $(WHEELHOUSE) | cut -f1))"
+
+# CI: `make env` into a fresh environment from wheelhouse/ alone — no package index, no pip
+# configuration, and (where the kernel allows a network namespace: unshare -n) no network at
+# all — then the smanh command on the sample registry. (Without byte-compiling the installed
+# files: a minute less, and nothing this smoke test checks.)
+test-offline:
+	@test -d $(WHEELHOUSE) || { echo "no $(WHEELHOUSE)/: run make wheelhouse first"; exit 1; }
+	dir=$$(mktemp -d /tmp/smanh-offline.XXXXXX) && \
+	no_network=$$(unshare -n true 2>/dev/null && echo "unshare -n" || true) && \
+	echo "offline install into $$dir/venv $${no_network:+(no network: $$no_network)}" && \
+	env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	  $$no_network $(MAKE) --no-print-directory env VENV=$$dir/venv PIP_FLAGS=--no-compile && \
+	$$dir/venv/bin/smanh --version && \
+	$$dir/venv/bin/smanh check data/sample && \
+	rm -rf $$dir

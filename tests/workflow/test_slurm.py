@@ -124,3 +124,28 @@ def test_slurm_tables_are_byte_identical_to_a_local_run(runs):
     different = [name for name in local if slurm[name] != local[name]]
     assert not different, f"tables differ between the SLURM and the local run: {different}"
     assert (slurm_dir / "results" / "report" / "report.html").exists()
+
+
+def test_a_failed_job_is_resubmitted_with_more_memory(cluster, tmp_path):
+    """The profile's retries on the cluster: a job that needs 4000 MB fails as its first
+    SLURM job (2000 MB, the default base) and succeeds as its second (2 x 2000 MB)."""
+    (tmp_path / "Snakefile").write_text(
+        'rule needs_more_memory:\n    output:\n        "memory.txt",\n'
+        '    shell:\n        "test {resources.mem_mb} -ge 4000 && echo {resources.mem_mb} > {output}"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(tmp_path / "Snakefile"), "--directory", str(tmp_path),
+         "--workflow-profile", str(REPOSITORY / "workflow" / "profiles" / "slurm"),
+         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+         "--seconds-between-status-checks", "2", "--max-status-checks-per-second", "2"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", result.stderr)
+    assert len(submitted) == 2 and "Trying to restart job" in result.stderr
+    assert (tmp_path / "memory.txt").read_text().strip() == "4000"
+    requested = []
+    for job in submitted:  # finished jobs stay visible to scontrol for MinJobAge (600 s)
+        shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
+        requested.append((re.search(r"JobState=(\w+)", shown)[1], re.search(r"MinMemoryNode=(\w+)", shown)[1]))
+    assert requested == [("FAILED", "2000M"), ("COMPLETED", "4000M")]

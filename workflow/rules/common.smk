@@ -37,10 +37,18 @@ def registry_path():
     return Path(config["registry"].get("path", "")).expanduser()
 
 
+def bundled_file(path):
+    """A file of the workflow (``path`` from the repository root) for a param: the checkout's
+    own file, else Snakemake's copy. Snakemake's source_path() names a new temporary copy on
+    every run, and a param that changes reruns its job (and, for ingest, everything)."""
+    local = Path(workflow.basedir, path)
+    return str(local) if local.is_file() else workflow.source_path(f"../../{path}")
+
+
 def redcap_files():
     """export, dictionary and mapping of a REDCap export (mapping: bundled default)."""
     redcap = config["registry"].get("redcap", {})
-    default_mapping = workflow.source_path("../../config/redcap_mapping.yaml")
+    default_mapping = bundled_file("config/redcap_mapping.yaml")
     return {
         "export": str(Path(redcap.get("export", "")).expanduser()),
         "dictionary": str(Path(redcap.get("dictionary", "")).expanduser()),

@@ -92,7 +92,7 @@ rule report:
     conda:
         "../../environment.yml"
     params:
-        template=workflow.source_path("../report/report.html.j2"),
+        template=bundled_file("workflow/report/report.html.j2"),
         title=config["report"]["title"],
         min_cell_count=config["report"]["min_cell_count"],
     script:

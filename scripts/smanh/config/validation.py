@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from smanh.config.date_formats import check_date_format
 from smanh.config.endpoints import endpoint
 from smanh.errors import ConfigError
 
@@ -35,6 +36,7 @@ def validate_config(config: dict, schema: dict | str | Path = SCHEMA) -> dict:
     """Return the config with defaults filled in, or raise ``ConfigError`` naming the key."""
     filled = validate_with_schema(config, schema)
     _check_endpoints(filled.get("analysis", {}).get("endpoints", []))
+    check_date_format(filled["registry"]["date_format"])
     return filled
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from smanh.config.date_formats import ISO_DATE_FORMAT
 from smanh.config.tables import REGISTRY_TABLES
 from smanh.ingest.export import RegistryExport
 from smanh.ingest.problems import RegistryValidationError, problems_frame
@@ -43,12 +44,15 @@ def ingest(registry: dict, redcap: Mapping[str, str], problems_csv: str | Path,
         kwargs = {"path": location}
     try:
         export = read_registry(on_invalid=registry["on_invalid"], data_cutoff=registry.get("data_cutoff"),
-                               **kwargs)
+                               date_format=registry.get("date_format", ISO_DATE_FORMAT), **kwargs)
     except RegistryValidationError as err:
         write_csv(problems_frame(err.problems), problems_csv)
         raise RegistryValidationError(err.problems, written_to=str(problems_csv)) from None
     # an OMOP database: where it is, as its reader names it (a server without password)
     location = next((s.name for s in export.sources if s.table == "omop_database"), location)
+    for source in export.sources:  # how a file was decoded, when it was not plain UTF-8: in the job's log
+        if source.note:
+            print(source.note, file=sys.stderr)
     if export.problems:
         write_csv(problems_frame(export.problems), problems_csv)
         print(
@@ -74,6 +78,7 @@ def store_export(export: RegistryExport, registry: dict, location: str, paths: M
             "format": registry["format"],
             "path": location,
             "on_invalid": registry["on_invalid"],
+            "date_format": registry.get("date_format", ISO_DATE_FORMAT),
             "data_cutoff": export.data_cutoff.isoformat(),
             "data_cutoff_from": "registry.data_cutoff" if registry.get("data_cutoff") else "run date",
             "files": [asdict(s) for s in export.sources],

@@ -40,7 +40,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from smanh.config.validation import validate_config
+from smanh.config.validation import validate_with_schema
 from smanh.errors import ConfigError
 from smanh.ingest.omop_patients import read_patients
 from smanh.ingest.omop_rows import EVENT_TABLES, read_assessments, read_events, read_treatments
@@ -113,7 +113,7 @@ def load_mapping(path: Path) -> dict:
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"OMOP mapping '{path.name}' is not valid YAML: {err}") from None
     try:
-        return validate_config(mapping, MAPPING_SCHEMA)
+        return validate_with_schema(mapping, MAPPING_SCHEMA)
     except ConfigError as err:
         raise ConfigError(f"OMOP mapping '{path.name}': {err}") from None
 

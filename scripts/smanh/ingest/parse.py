@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from smanh.config.date_formats import ISO_DATE_FORMAT, as_iso, date_rule
 from smanh.ingest.export_format import Table
 from smanh.ingest.problems import Finding
 from smanh.ingest.readers import RawTable
@@ -20,7 +21,7 @@ INTEGER = re.compile(r"^[+-]?\d+(\.0*)?$", re.ASCII)
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 DECIMAL_COMMA = re.compile(r"^([+-]?\d*),(\d+)$", re.ASCII)
 TYPE_RULES = {
-    "date": "must be a date YYYY-MM-DD (or partial YYYY-MM / YYYY)",
+    "date": date_rule(ISO_DATE_FORMAT),  # with registry.date_format: date_rule(date_format)
     "integer": "must be a whole number of at most 15 digits",
     "number": "must be a number",
 }
@@ -61,9 +62,12 @@ def text_cells(table: RawTable, spec: Table) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.RangeIndex(len(data)), copy=False)
 
 
-def parse_table(table: RawTable, spec: Table) -> tuple[pd.DataFrame, list[Finding], dict[str, int]]:
+def parse_table(
+    table: RawTable, spec: Table, date_format: str = ISO_DATE_FORMAT
+) -> tuple[pd.DataFrame, list[Finding], dict[str, int]]:
     """Typed columns (dates, numbers), the cells that cannot be typed, and the number of
     partial dates imputed per column. Unknown extra columns are kept as text."""
+    rules = {**TYPE_RULES, "date": date_rule(date_format)}
     data = _positional(table.data)
     text = {column for column in data.columns if _all_text(data[column].to_numpy())}
     typed = {column: data[column] if column in text else data[column].fillna("").astype(object) for column in data}
@@ -77,12 +81,12 @@ def parse_table(table: RawTable, spec: Table) -> tuple[pd.DataFrame, list[Findin
         values = typed[column.name] if column.name in text else typed[column.name].astype(str)
         if column.required:
             findings += [Finding(spec.name, int(r), column.name, "", BLANK_RULE) for r in rows[values.to_numpy() == ""]]
-        parsed, bad, n_imputed = _parse_column(values, column.kind)
+        parsed, bad, n_imputed = _parse_column(values, column.kind, date_format)
         if n_imputed:
             imputed[column.name] = n_imputed
-        if column.kind in TYPE_RULES:
+        if column.kind in rules:
             findings += [
-                Finding(spec.name, int(r), column.name, v, TYPE_RULES[column.kind])
+                Finding(spec.name, int(r), column.name, v, rules[column.kind])
                 for r, v in zip(rows[bad], values[bad])
             ]
         typed[column.name] = parsed
@@ -91,13 +95,15 @@ def parse_table(table: RawTable, spec: Table) -> tuple[pd.DataFrame, list[Findin
     return frame, findings, imputed
 
 
-def _parse_column(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, int]:
+def _parse_column(
+    values: pd.Series, kind: str, date_format: str = ISO_DATE_FORMAT
+) -> tuple[pd.Series, np.ndarray, int]:
     """Typed values, a mask of unparseable cells, and the number of imputed dates."""
     values = values.reset_index(drop=True)
     if kind == "string":
         return values.astype(object), np.zeros(len(values), dtype=bool), 0
     if kind == "date":
-        return parse_dates(values)
+        return parse_dates(values, date_format)
     # Exports repeat the same few texts (scores, copy numbers): parse each distinct one.
     codes, distinct = pd.factorize(values.to_numpy(dtype=object))
     numbers, bad = _parse_numbers(pd.Series(distinct, dtype=object), kind)
@@ -118,8 +124,10 @@ def _parse_numbers(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]
     return numbers.astype(float), bad
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
-    """ISO dates; partial ``YYYY-MM`` → the 15th, ``YYYY`` → 1 July (§1).
+def parse_dates(values: pd.Series, date_format: str = ISO_DATE_FORMAT) -> tuple[pd.Series, np.ndarray, int]:
+    """ISO dates; partial ``YYYY-MM`` → the 15th, ``YYYY`` → 1 July (§1). With another
+    ``date_format`` (e.g. ``%d.%m.%Y``), texts in that format and its partial form without
+    the day (``%m.%Y``) too, imputed alike (:mod:`smanh.config.date_formats`).
 
     Returns the dates (NaT for blank), a mask of unparseable cells and the number of
     partial dates imputed.
@@ -127,7 +135,7 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, int]:
     values = as_str(values).reset_index(drop=True)
     # Exports repeat the same dates many times: parse each distinct text once.
     codes, distinct = pd.factorize(values.to_numpy(dtype=object))
-    dates, bad, partial = _parse_distinct_dates(pd.Series(distinct, dtype=object))
+    dates, bad, partial = _parse_distinct_dates(as_iso(pd.Series(distinct, dtype=object), date_format))
     n_imputed = int(np.bincount(codes, minlength=len(distinct))[partial & ~bad].sum())
     return pd.Series(dates.to_numpy()[codes], name=values.name), bad[codes], n_imputed
 

@@ -9,10 +9,11 @@ them. Nothing here raises on bad content: typing and rules are applied afterward
 
 Formats of the canonical export (``registry-format.md`` §1):
 
-* a folder of CSV files ``<table>.csv`` — UTF-8 (with or without BOM) or Latin-1, comma
-  or semicolon separated (detected from the header row), decimal comma accepted;
+* a folder of CSV files ``<table>.csv`` — UTF-8 (with or without BOM), else Windows-1252
+  (the decision is noted per file: :attr:`RawTable.encoding_note`), comma or semicolon
+  separated (detected from the header row), decimal comma accepted;
 * one ``.xlsx`` workbook with one sheet per table — date cells and Excel date serials in
-  date columns become ISO dates;
+  date columns become ISO dates, in the workbook's date system (1900 or 1904);
 * a folder of Parquet files ``<table>.parquet``.
 
 ``line`` is the line (CSV) or row (spreadsheet, Parquet) as a user finds it: the header
@@ -42,22 +43,28 @@ HEADER_LINE = 1
 FIRST_DATA_LINE = 2
 DELIMITERS = {",": "comma", ";": "semicolon"}
 UNSUPPORTED_DELIMITERS = {"\t": "tab", "|": "'|'"}
+# Day 0 of Excel's 1900 date system (serial 60 is the 29 February 1900 that never was, so
+# from 1 March 1900 on, serial n is this date + n days); 1904 workbooks count from 1904-01-01.
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_EPOCH_1904 = dt.date(1904, 1, 1)
+WINDOWS_1252 = "windows-1252"
 # Integers in this range in a date column of a workbook are years (YYYY), not serials.
 YEAR_RANGE = (1800, 2200)
-MAX_EXCEL_SERIAL = 2958465  # 9999-12-31
 # Where str.splitlines() ends a line.
 LINE_BOUNDARY = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass
 class SourceFile:
-    """Provenance of one export file."""
+    """Provenance of one export file: its table, name, SHA-256 and rows; for text files
+    the encoding it was read in and, when that was not UTF-8, why (``note``)."""
 
     table: str
     name: str
     sha256: str
     rows: int
+    encoding: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -86,6 +93,7 @@ class RawTable:
     key: str = ""
     cell_files: dict[str, np.ndarray] = field(default_factory=dict)
     cell_keys: dict[str, np.ndarray] = field(default_factory=dict)
+    encoding_note: str = ""
 
     def problem(self, finding: Finding) -> Problem:
         """The finding located in the source: file, line, column as the user sees them."""
@@ -113,19 +121,47 @@ def empty_table(name: str, file: str = "") -> RawTable:
 
 
 # --------------------------------------------------------------------------- CSV
+def _as_latin1(error: UnicodeDecodeError) -> tuple[str, int]:
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+# Python's cp1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined; as in the WHATWG
+# encoding standard (what browsers do with windows-1252), they become the Latin-1 control
+# characters of the same code, so every byte decodes.
+codecs.register_error("smanh-windows-1252", _as_latin1)
+
+
 def decode_text(data: bytes, file: str) -> tuple[str | None, str, list[Problem]]:
-    """UTF-8 (BOM or not), else Latin-1 (which decodes any byte); UTF-16 and binary
-    files are problems."""
+    """UTF-8 (BOM or not), else Windows-1252 (which decodes any byte; for the bytes it
+    shares with Latin-1 the two agree, and 0x80-0x9F are the letters and signs Windows
+    puts there: € ‚ „ … š œ ž Ÿ ...); UTF-16 and binary files are problems."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None, "", [Problem(file, 0, "", "", "file is UTF-16 text; save it as UTF-8")]
     try:
         text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "latin-1"
+        text, encoding = data.decode("cp1252", errors="smanh-windows-1252"), WINDOWS_1252
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         return None, encoding, [Problem(file, line, "", "", "file contains NUL bytes (not a text file)")]
     return text, encoding, []
+
+
+def encoding_note(data: bytes, file: str, encoding: str) -> str:
+    """Why a file was not read as UTF-8 — the first byte that is not UTF-8 and its line —
+    for the ingest log and ``sources.json``; ``""`` for a UTF-8 file."""
+    if encoding != WINDOWS_1252:
+        return ""
+    try:
+        data.decode("utf-8-sig")
+        return ""
+    except UnicodeDecodeError as error:
+        start = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+    line = data.count(b"\n", 0, start) + 1
+    return (
+        f"{file}: not UTF-8 (byte 0x{data[start]:02X} on line {line} is not valid UTF-8); "
+        f"decoded as Windows-1252"
+    )
 
 
 def detect_delimiter(header: str) -> tuple[str | None, str]:
@@ -161,6 +197,15 @@ def read_csv_bytes(
         return None, problems
     if not text or text.isspace():
         return None, [Problem(file, 0, "", "", "file is empty (no header row)")]
+    table, problems = _read_text(data, text, encoding, file, name, fast)
+    if table is not None:
+        table.encoding_note = encoding_note(data, file, encoding)
+    return table, problems
+
+
+def _read_text(
+    data: bytes, text: str, encoding: str, file: str, name: str, fast: bool
+) -> tuple[RawTable | None, list[Problem]]:
     # The first line as str.splitlines() ends it, without splitting the whole text.
     first_line = text.lstrip("\r\n")
     end = LINE_BOUNDARY.search(first_line)
@@ -450,8 +495,9 @@ def _table_from_records(
 
 
 # --------------------------------------------------------------------------- cells
-def cell_text(value, date_column: bool = False) -> str:
-    """A spreadsheet or Parquet cell as the text a CSV export would hold."""
+def cell_text(value, date_column: bool = False, epoch: dt.date = EXCEL_EPOCH) -> str:
+    """A spreadsheet or Parquet cell as the text a CSV export would hold; a whole number
+    in a date column is a date serial counted from ``epoch`` (the workbook's date system)."""
     if value is None:
         return ""
     if isinstance(value, (dt.datetime, pd.Timestamp)):
@@ -463,7 +509,7 @@ def cell_text(value, date_column: bool = False) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, np.integer)):
-        return _date_serial(int(value)) if date_column else str(int(value))
+        return _date_serial(int(value), epoch) if date_column else str(int(value))
     if isinstance(value, (float, np.floating)):
         value = float(value)
         if math.isnan(value):
@@ -471,16 +517,17 @@ def cell_text(value, date_column: bool = False) -> str:
         if math.isinf(value):
             return str(value)
         if value.is_integer():
-            return _date_serial(int(value)) if date_column else str(int(value))
+            return _date_serial(int(value), epoch) if date_column else str(int(value))
         return f"{value:.15g}"
     return str(value).strip()
 
 
-def _date_serial(number: int) -> str:
-    """An Excel date serial as an ISO date; years (1800–2200) stay years."""
-    if YEAR_RANGE[0] <= number <= YEAR_RANGE[1] or not 1 <= number <= MAX_EXCEL_SERIAL:
+def _date_serial(number: int, epoch: dt.date = EXCEL_EPOCH) -> str:
+    """An Excel date serial as an ISO date; years (1800–2200) stay years, and so do
+    numbers beyond 9999-12-31 (the value is then reported as it is)."""
+    if YEAR_RANGE[0] <= number <= YEAR_RANGE[1] or not 1 <= number <= (dt.date.max - epoch).days:
         return str(number)
-    return (EXCEL_EPOCH + dt.timedelta(days=number)).isoformat()
+    return (epoch + dt.timedelta(days=number)).isoformat()
 
 
 def _date_columns(name: str) -> set[str]:
@@ -491,6 +538,7 @@ def _date_columns(name: str) -> set[str]:
 def read_xlsx(path: Path) -> tuple[dict[str, RawTable], list[Problem], list[SourceFile]]:
     """One sheet per table of a workbook; a missing sheet is a missing table."""
     import openpyxl  # imported here: only workbook exports need it
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
     data = path.read_bytes()
     try:
@@ -503,6 +551,11 @@ def read_xlsx(path: Path) -> tuple[dict[str, RawTable], list[Problem], list[Sour
     problems: list[Problem] = []
     sources: list[SourceFile] = []
     sheets = {s.strip(): s for s in workbook.sheetnames}
+    # Date cells come back as dates in either system (openpyxl reads the workbook's flag);
+    # plain numbers in date columns are converted here, from the workbook's own day 0.
+    in_1904 = workbook.epoch == CALENDAR_MAC_1904
+    epoch = EXCEL_EPOCH_1904 if in_1904 else EXCEL_EPOCH
+    note = f"{path.name}: workbook in the 1904 date system; date serials counted from 1904-01-01" if in_1904 else ""
     for name in TABLES:
         if name not in sheets:
             continue
@@ -516,7 +569,7 @@ def read_xlsx(path: Path) -> tuple[dict[str, RawTable], list[Problem], list[Sour
                     header = [cell_text(v) for v in row]
                     header_line = number
                 continue
-            cells = [cell_text(v, i < len(header) and header[i] in dates) for i, v in enumerate(row)]
+            cells = [cell_text(v, i < len(header) and header[i] in dates, epoch) for i, v in enumerate(row)]
             if any(cells):
                 records.append((number, cells))
         if header is None and name in REQUIRED_TABLES:
@@ -530,7 +583,8 @@ def read_xlsx(path: Path) -> tuple[dict[str, RawTable], list[Problem], list[Sour
         problems += table_problems
         if table is not None:
             tables[name] = table
-            sources.append(SourceFile(name, file, sha256(data), len(table.data)))
+            sources.append(SourceFile(name, file, sha256(data), len(table.data), note=note))
+            note = ""  # one workbook: said once, with its first sheet
     workbook.close()
     return tables, problems, sources
 

@@ -64,6 +64,7 @@ def read_redcap(
     if table is None:
         return {}, problems, sources
     sources[0].rows = len(table.data)
+    sources[0].encoding, sources[0].note = table.encoding, table.encoding_note
     problems += _export_columns_missing(spec, table, fields)
     if problems:
         return {}, problems, sources

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from smanh.config.date_formats import ISO_DATE_FORMAT, check_date_format
 from smanh.errors import ConfigError, SmanhError
 from smanh.ingest.export import RegistryExport
 from smanh.ingest.export_format import REQUIRED_TABLES, TABLES
@@ -60,6 +61,7 @@ def read_registry(
     redcap: dict | None = None,
     data_cutoff: dt.date | str | None = None,
     omop: dict | None = None,
+    date_format: str = ISO_DATE_FORMAT,
 ) -> RegistryExport:
     """Read, type and validate an export.
 
@@ -74,26 +76,40 @@ def read_registry(
         :func:`smanh.ingest.omop.read_omop` (``duckdb`` or ``postgres``, schemas, mapping, needs).
     data_cutoff : the export's data cut-off (``registry.data_cutoff``): a date after it is
         impossible; default today (the run date).
+    date_format : ``registry.date_format`` (:mod:`smanh.config.date_formats`); ISO dates
+        are read under any format.
     """
     if on_invalid not in ON_INVALID:
         raise SmanhError(f"on_invalid must be one of: {', '.join(ON_INVALID)} (got {on_invalid!r})")
+    check_date_format(date_format)
+    tables, problems, sources = read_tables(path, format=format, redcap=redcap, omop=omop)
+    return build_export(tables, problems, sources, on_invalid, cutoff_date(data_cutoff), date_format)
+
+
+def read_tables(
+    path: str | Path | None = None,
+    *,
+    format: str = "canonical",  # noqa: A002 - the config key's name
+    redcap: dict | None = None,
+    omop: dict | None = None,
+) -> tuple[dict[str, RawTable], list[Problem], list[SourceFile]]:
+    """The export's tables as text cells, the problems of whole files and the files'
+    provenance, before typing and validation (:func:`build_export`)."""
     if format == "canonical":
         if path is None:
             raise SmanhError("registry.path is required for the canonical format")
-        tables, problems, sources = read_canonical_tables(Path(path))
-    elif format == "redcap":
+        return read_canonical_tables(Path(path))
+    if format == "redcap":
         if not redcap:
             raise SmanhError("registry.redcap (export, dictionary, mapping) is required for the redcap format")
-        tables, problems, sources = read_redcap(**redcap)
-    elif format == "omop":
+        return read_redcap(**redcap)
+    if format == "omop":
         from smanh.ingest.omop import read_omop  # DuckDB / psycopg: only for this format
 
         if not omop:
             raise SmanhError("registry.omop (duckdb or postgres, schemas, mapping) is required for the omop format")
-        tables, problems, sources = read_omop(**omop)
-    else:
-        raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap, omop)")
-    return build_export(tables, problems, sources, on_invalid, cutoff_date(data_cutoff))
+        return read_omop(**omop)
+    raise SmanhError(f"unknown registry format {format!r} (one of: canonical, redcap, omop)")
 
 
 def cutoff_date(value: dt.date | str | None) -> dt.date:
@@ -143,7 +159,9 @@ def read_canonical_tables(path: Path) -> tuple[dict[str, RawTable], list[Problem
         problems += file_problems
         if table is not None:
             tables[name] = table
-            sources.append(SourceFile(name, file.name, sha256(data), len(table.data)))
+            sources.append(
+                SourceFile(name, file.name, sha256(data), len(table.data), table.encoding, table.encoding_note)
+            )
     problems += _missing_tables(
         {**tables, **{n: None for n in TABLES if (path / f"{n}{suffix}").is_file()}},
         lambda name: f"{name}{suffix}",
@@ -163,9 +181,10 @@ def build_export(
     sources: list[SourceFile],
     on_invalid: str = "error",
     data_cutoff: dt.date | None = None,
+    date_format: str = ISO_DATE_FORMAT,
 ) -> RegistryExport:
     """Type and validate raw tables; raise or exclude per ``on_invalid``; a date after
-    ``data_cutoff`` (default today) is a problem."""
+    ``data_cutoff`` (default today) is a problem; dates are read in ``date_format``."""
     from smanh.ingest.schema import schema_findings  # pandera: a 0.15 s import, needed only here
 
     problems = list(file_problems)
@@ -182,7 +201,7 @@ def build_export(
         ]
         if name == "patients" and name in raw_tables and not len(table.data) and not missing:
             problems.append(Problem(table.file, 0, "", "", "no patients: the table has a header but no rows"))
-        frame, parse_findings, counts = parse_table(table, spec)
+        frame, parse_findings, counts = parse_table(table, spec, date_format)
         typed[name] = frame
         findings += table.findings + parse_findings
         imputed.update({(name, column): n for column, n in counts.items()})

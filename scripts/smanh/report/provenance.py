@@ -1,4 +1,5 @@
-"""Where a run's numbers come from: software versions, git commit, run date."""
+"""Where a run's numbers come from: the workflow's version, software versions, git commit,
+run date."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ PACKAGES = ("smanh", "snakemake", "pandas", "numpy", "scipy", "lifelines", "matp
 REPOSITORY = Path(smanh.__file__).resolve().parents[2]
 
 
+def workflow_version() -> str:
+    """The release of smanh that ran (package metadata; no git needed)."""
+    return smanh.__version__
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
+        if name == "smanh":  # the code that ran, whether installed or imported from scripts/
+            versions[name] = workflow_version()
+            continue
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
@@ -48,7 +57,7 @@ def run_summary(sources: dict, config: dict, cohort_flow, km_summary) -> dict:
     """``summary.json``: provenance (commit, run date, software, the export's files and
     what validation did, the effective config) and the key tables, machine-readable."""
     return {
-        "workflow": {"git_commit": git_commit(), "run_date": run_date()},
+        "workflow": {"version": workflow_version(), "git_commit": git_commit(), "run_date": run_date()},
         "software": package_versions(),
         "registry": sources,
         "config": config,
