@@ -267,6 +267,7 @@ def test_report_provenance_shows_version_encodings_notes_and_date_format(sample_
         REPOSITORY / "workflow" / "report" / "report.html.j2", title="t", summary=summary, tables=tables,
         figures={"km_figures": sorted(figures.glob("km_*.svg")),
                  "parametric_figures": sorted(figures.glob("parametric_*.svg")),
+                 "cuminc_figures": sorted(figures.glob("cuminc_*.svg")),
                  "cox_forest": figures / "cox_forest.svg",
                  "spaghetti_figures": sorted(figures.glob("progression_*.svg")),
                  "change_figures": sorted(figures.glob("change_12m_*.svg"))},

@@ -61,7 +61,7 @@ def omop_settings():
     omop = dict(config["registry"].get("omop", {}))
     if omop.get("duckdb"):
         omop["duckdb"] = str(Path(omop["duckdb"]).expanduser())
-    default_mapping = workflow.source_path("../../config/omop_mapping.yaml")
+    default_mapping = bundled_file("config/omop_mapping.yaml")
     omop["mapping"] = str(Path(omop.get("mapping", default_mapping)).expanduser())
     return omop
 
