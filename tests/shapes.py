@@ -36,6 +36,8 @@ from smanh.progression.scale import progression_scale
 from smanh.report.html import render_report
 from smanh.report.provenance import run_summary
 from smanh.report.published import comparison_table
+from smanh.report.release import release
+from smanh.report.share import write_share
 from smanh.survival.endpoint import SurvivalOptions, survival_endpoint
 
 REFERENCE = REPOSITORY / "data" / "reference" / "published_natural_history.csv"
@@ -221,9 +223,12 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
     shown = {name: _as_read(table, out / "tables" / f"{name}.csv") for name, table in tables.items()
              if name != "published_comparison"}
     shown["published_comparison"] = tables["published_comparison"]
+    released = release({name: table for name, table in shown.items() if table is not None},
+                       config["report"]["min_cell_count"])
+    summary["released"] = {"files": write_share(released, out / "share", config["report"]["min_cell_count"])}
     html = render_report(TEMPLATE, title="shape", summary=summary, tables=shown, figures=figures,
                          min_cell_count=config["report"]["min_cell_count"])
-    return {"tables": shown, "html": html}
+    return {"tables": shown, "html": html, "released": released}
 
 
 def _collect(tables: dict[str, pd.DataFrame], parts: dict, folder: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from report.disclosure_audit import audit
 from shapes import configs, registries, run_in_process, write_registry
 
 from smanh.config.endpoints import endpoint_names
@@ -43,6 +44,7 @@ def test_any_valid_registry_runs_to_a_report(case):
     for name in ("km_curves", "cuminc"):
         curve = out[name]
         assert ((curve["time_years"] > curve["from_age"]) & (curve["time_years"] <= curve["to_age"])).all(), name
+    assert audit(result["released"], 5) == []  # nothing released discloses a small count
     flow = out["cohort_flow"]
     validated = int(flow.loc[flow["step"] == "validated", "n"].iloc[0])
     assert validated == len(tables["patients"])

@@ -17,10 +17,12 @@ from smanh.report.html import FIGURE_INPUTS, render_report
 def main():
     with open(snakemake.input.summary, encoding="utf-8") as handle:
         summary = json.load(handle)
+    with open(snakemake.input.manifest, encoding="utf-8") as handle:
+        summary["released"] = json.load(handle)  # SHA-256 of every released table, for the provenance
     tables = {
         name: read_csv(path)
         for name, path in snakemake.input.items()
-        if name not in FIGURE_INPUTS and name != "summary"
+        if name not in FIGURE_INPUTS and name not in ("summary", "manifest")
     }
     figures = {name: snakemake.input[name] for name in FIGURE_INPUTS if name in snakemake.input.keys()}
     html = render_report(

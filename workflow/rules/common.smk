@@ -154,9 +154,23 @@ def analysis_datasets():
     return datasets
 
 
+def released_tables():
+    """Every table of results/tables/ that is released (disclosure-controlled) into
+    results/share/."""
+    names = [*SURVIVAL_TABLES, *(PROGRESSION_TABLES if SCALES else ())]
+    names += ["cohort_flow", "table1", "data_quality", "published_comparison"]
+    return {name: f"results/tables/{name}.csv" for name in names}
+
+
+def shared_tables():
+    return {name: f"results/share/{name}.csv" for name in released_tables()}
+
+
 def final_targets():
     return [
         "results/report/report.html",
+        "results/share/report.html",
+        "results/share/tables.xlsx",
         "results/summary.json",
         "results/tables/cohort_flow.csv",
         "results/tables/data_quality.csv",

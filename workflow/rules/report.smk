@@ -70,6 +70,7 @@ rule report:
         published_comparison="results/tables/published_comparison.csv",
         cox_forest="results/figures/cox_forest.svg",
         summary="results/summary.json",
+        manifest="results/share/manifest.json",
         cohort_flow="results/tables/cohort_flow.csv",
         km_summary="results/tables/km_summary.csv",
         data_quality="results/tables/data_quality.csv",
@@ -97,6 +98,40 @@ rule report:
         min_cell_count=config["report"]["min_cell_count"],
     script:
         "../../scripts/rules/report.py"
+
+
+# What may leave the secure environment (results/share/): every table under the report's
+# disclosure rules, as CSV and one workbook, with a manifest of SHA-256; then the report.
+rule share_tables:
+    input:
+        **released_tables(),
+    output:
+        **shared_tables(),
+        workbook="results/share/tables.xlsx",
+        manifest="results/share/manifest.json",
+    log:
+        "logs/share_tables.log",
+    benchmark:
+        "logs/benchmarks/share_tables.tsv"
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        min_cell_count=config["report"]["min_cell_count"],
+    script:
+        "../../scripts/rules/share_tables.py"
+
+
+rule share_report:
+    input:
+        "results/report/report.html",
+    output:
+        "results/share/report.html",
+    log:
+        "logs/share_report.log",
+    localrule: True
+    shell:
+        "cp {input} {output} 2> {log}"
 
 
 # Its own target (not in `all`): needs Chromium. `make pdf` or snakemake results/report/report.pdf

@@ -1,0 +1,71 @@
+"""``results/share/``: what may leave the secure environment — every table as released by
+:func:`smanh.report.release.release`, the same tables in one workbook with a sheet that
+explains them, a manifest with the SHA-256 of every file, and the report."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from smanh.jobs.files import write_csv, write_json
+
+README_SHEET = "README"
+EXPLANATION = [
+    "These tables are the shareable copy of the workflow's results: counts are shown under the report's",
+    "disclosure rules, so they may leave the secure environment; the exact tables stay in results/tables/.",
+    "0: none. <{T}: between 1 and {below} (report.min_cell_count = {T}). ≈N: rounded to ten, where the exact",
+    "count would let a reader recover a small one by subtraction (complementary suppression).",
+    "Curves are read at every month of age within their estimable range, for strata with at least {T} events,",
+    "while at least {T} patients are at risk; estimates of strata with fewer than {T} events are not released.",
+    "Column definitions: README of the workflow, section Outputs (results/tables/<name>.csv).",
+]
+
+
+def write_share(released: dict[str, pd.DataFrame], folder: str | Path, min_cell_count: int) -> dict:
+    """Write every released table as ``<name>.csv`` and all of them into ``tables.xlsx``;
+    returns the manifest (file -> SHA-256), also written as ``manifest.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {}
+    for name, table in released.items():
+        path = folder / f"{name}.csv"
+        write_csv(table, path)
+        manifest[path.name] = sha256_of(path)
+    workbook = folder / "tables.xlsx"
+    write_workbook(released, workbook, min_cell_count)
+    manifest[workbook.name] = sha256_of(workbook)
+    write_json({"min_cell_count": min_cell_count, "files": manifest}, folder / "manifest.json")
+    return manifest
+
+
+def write_workbook(released: dict[str, pd.DataFrame], path: Path, min_cell_count: int) -> None:
+    """One sheet per table (Excel's 31-character sheet names), and a README sheet first."""
+    from openpyxl import Workbook  # only this rule writes workbooks
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = README_SHEET
+    for line in EXPLANATION:
+        sheet.append([line.format(T=min_cell_count, below=min_cell_count - 1)])
+    sheet.append([])
+    sheet.append(["sheet", "table", "columns"])
+    for name, table in released.items():
+        sheet.append([name[:31], f"{name}.csv", ", ".join(map(str, table.columns))])
+    for name, table in released.items():
+        data = workbook.create_sheet(name[:31])
+        data.append(list(map(str, table.columns)))
+        for row in table.itertuples(index=False):
+            data.append([None if _missing(v) else v for v in row])
+    # fixed timestamps: the same tables give the same workbook
+    workbook.properties.created = workbook.properties.modified = pd.Timestamp("2000-01-01").to_pydatetime()
+    workbook.save(path)
+
+
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

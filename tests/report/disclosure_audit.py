@@ -1,0 +1,126 @@
+"""An independent check of what is released (results/share/, the report): written from the
+rules, not from the code that applies them, and used by the tests on the sample and on
+small registries.
+
+* every count is 0, at least the threshold, ``<T`` or a rounded ``≈`` value;
+* no exact count differs by 1 to T − 1 from another exact count it is a part or margin of
+  (strata and their endpoint's ``all``; the n of tests and models and their endpoint's n;
+  the reasons and total of a cohort-flow step; Table 1 levels and their column; the three
+  12-month categories and their pairs);
+* within any group whose total is released, never exactly one cell is hidden;
+* curves hold no row with fewer than T at risk, no stratum with fewer than T events, and no
+  age that is not on the release grid;
+* notes hold no number below the threshold.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+COUNT = re.compile(r"^(?:0|<\d+|≈[\d,]+|[\d,]+)$")
+
+
+def value(cell) -> float | None:
+    """An exact count as a number; None for hidden, rounded or blank cells."""
+    text = "" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell)
+    if not text or text.startswith(("<", "≈")):
+        return None
+    return float(text.replace(",", ""))
+
+
+def audit(released: dict[str, pd.DataFrame], threshold: int) -> list[str]:
+    problems: list[str] = []
+
+    def check_cell(table, column, cell):
+        text = "" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell)
+        if text and not COUNT.match(text):
+            problems.append(f"{table}.{column}: {text!r} is not a released count")
+        exact = value(cell)
+        if exact is not None and 0 < exact < threshold:
+            problems.append(f"{table}.{column}: {text} is below {threshold}")
+
+    for name, table in released.items():
+        for column in table.columns:
+            if column in ("n", "events", "at_risk", "total") or (column.startswith("n_") and column != "n_iterations"):
+                for cell in table[column]:
+                    check_cell(name, column, cell)
+        if "note" in table:
+            for note in table["note"].dropna().astype(str):
+                for number in re.findall(r"(?<![\w.])(\d+)(?: (?:patients?|events?|with))", note):
+                    if 0 < int(number) < threshold:
+                        problems.append(f"{name}.note: {note!r} holds a count below {threshold}")
+
+    def differences(label, parts, totals):
+        for part in parts:
+            for total in totals:
+                if part is not None and total is not None and 0 < abs(total - part) < threshold:
+                    problems.append(f"{label}: {part:g} beside {total:g}")
+
+    def lone_hidden(label, cells, total):
+        """A group of cells adding up to ``total``: one hidden cell is recoverable when the
+        total is shown exactly."""
+        if value(total) is None:
+            return
+        hidden = [c for c in cells if value(c) is None and str(c).strip() not in ("", "nan")]
+        if len(hidden) == 1:
+            problems.append(f"{label}: one hidden cell in a group whose total is shown")
+
+    summary = released.get("km_summary")
+    if summary is not None and len(summary):
+        for endpoint, rows in summary.groupby("endpoint"):
+            for column in ("n", "events"):
+                total = rows.loc[rows["stratify_by"] == "all", column]
+                for by, strata in rows[rows["stratify_by"] != "all"].groupby("stratify_by"):
+                    if len(total):
+                        lone_hidden(f"km_summary {endpoint} {by} {column}", list(strata[column]), total.iloc[0])
+                for other in ("km_tests", "cox", "rmst", "parametric"):
+                    table = released.get(other)
+                    if table is not None and column in table and len(table):
+                        parts = [value(v) for v in table.loc[table["endpoint"] == endpoint, column]]
+                        references = [value(v) for v in rows[column]]
+                        differences(f"{other} {endpoint} {column}", parts, references)
+    flow = released.get("cohort_flow")
+    if flow is not None:
+        validated = flow.loc[flow["step"] == "validated", "n"]
+        for endpoint, rows in flow.groupby("endpoint"):
+            if endpoint != "all" and len(validated):
+                lone_hidden(f"cohort_flow {endpoint}", list(rows.loc[rows["step"].isin(["excluded", "analysed"]), "n"]),
+                            validated.iloc[0])
+    table1 = released.get("table1")
+    if table1 is not None:
+        counted = table1[~table1["level"].isin(["median_iqr", "sum"])]
+        patients = table1[table1["characteristic"] == "patients"].set_index("sma_type")["n"]
+        for (characteristic, column), rows in counted.groupby(["characteristic", "sma_type"]):
+            if characteristic in ("sex", "smn2_copies"):
+                lone_hidden(f"table1 {characteristic} {column}", list(rows["n"]), patients.get(column))
+        for (characteristic, level), rows in counted[counted["sma_type"] != "all"].groupby(["characteristic", "level"]):
+            total = counted.loc[(counted["characteristic"] == characteristic) & (counted["level"] == level)
+                                & (counted["sma_type"] == "all"), "n"]
+            if len(total):
+                lone_hidden(f"table1 {characteristic} {level}", list(rows["n"]), total.iloc[0])
+        hidden = table1["n"].astype(str).str.startswith(("<", "≈"))
+        if table1.loc[hidden, "percent"].replace("", np.nan).notna().any():
+            problems.append("table1: a percentage beside a hidden count")
+    change = released.get("change_12m")
+    if change is not None:
+        for row in change.itertuples():
+            lone_hidden(f"change_12m {row.scale} {row.stratum}", [row.n_declined, row.n_stable, row.n_improved],
+                        row.n_pairs)
+    for name, table in released.items():
+        if "age_years" in table and "from_age" in table and len(table):
+            at_risk = [value(v) for v in table["at_risk"]]
+            if any(v is not None and v < threshold for v in at_risk) or table["at_risk"].astype(str).str.startswith("<").any():
+                problems.append(f"{name}: a curve row with fewer than {threshold} at risk")
+            if summary is not None and len(summary):
+                events = {(r.endpoint, r.stratify_by, str(r.stratum)): value(r.events) for r in summary.itertuples()}
+                for key in table[["endpoint", "stratify_by", "stratum"]].astype(str).drop_duplicates().itertuples(index=False):
+                    shown = events.get(tuple(key))
+                    if shown is not None and shown < threshold:
+                        problems.append(f"{name}: a curve of a stratum with fewer than {threshold} events")
+            months = table["age_years"].astype(float) * 12
+            if not np.allclose(months, np.round(months), atol=1e-4):
+                problems.append(f"{name}: curve ages off the monthly grid")
+    return problems
