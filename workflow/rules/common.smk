@@ -166,6 +166,7 @@ def final_targets():
         *(gathered_progression_tables().values() if SCALES else []),
         *progression_figures("progression"),
         *progression_figures("change_12m"),
+        *external_control_targets(),  # none unless external_control: is configured
     ]
 
 
