@@ -33,7 +33,11 @@ def weighted_variance(x: np.ndarray, w: np.ndarray) -> float:
     """``sum w (x - m)^2 * sum w / ((sum w)^2 - sum w^2)``; NaN with fewer than two
     units of positive weight."""
     keep = w > 0
-    return float("nan") if keep.sum() < 2 else _variance(x[keep], w[keep])
+    if keep.sum() < 2:
+        return float("nan")
+    if np.ptp(x[keep]) == 0:  # exactly 0, not the rounding left of a weighted mean
+        return 0.0
+    return _variance(x[keep], w[keep])
 
 
 def _variance(x: np.ndarray, w: np.ndarray) -> float:
