@@ -244,7 +244,7 @@ def _fill(effects, motor, model, method, estimates, level, failed) -> None:
                 motor["outcome"] == label)
             se, lo, hi, used = percentile_summary(values, level)
             target = motor
-        index = target.index[rows]
+        index = target.index[rows & target["estimate"].notna()]  # no interval for what is not estimated
         target.loc[index, BOOT_COLUMNS] = [se, lo, hi, used]
         if failed:
             note = f"{failed} bootstrap replicates left out: propensity model not estimable"

@@ -250,8 +250,9 @@ def scale_assessments(export: RegistryExport, days: pd.DataFrame, scale: str,
     sorted; several on one day averaged; with ``natural_history`` only those before the
     patient's first treatment."""
     assessments = export.assessments
-    rows = assessments[assessments["scale"] == scale] if len(assessments) else assessments
     position = pd.Series(np.arange(len(export.patients)), index=export.patients["patient_id"])
+    rows = (assessments[(assessments["scale"] == scale) & assessments["patient_id"].isin(position.index)]
+            if len(assessments) else assessments)
     patient = position.reindex(rows["patient_id"]).to_numpy() if len(rows) else np.array([], float)
     birth = export.patients["birth_date"].reset_index(drop=True)
     if len(rows):
