@@ -11,10 +11,10 @@ import pytest
 from conftest import REPOSITORY
 from smanh.config.units import DAYS_PER_YEAR
 from smanh.errors import ConfigError
+from smanh.survival.cox import fit_cox
 from smanh.synthetic.natural_history import simulate_birth_population
 from smanh.synthetic.simulate import write_registry
 from smanh.synthetic.trial import TrialParams, load_trial_config, simulate_trial
-from smanh.survival.cox import fit_cox
 
 CONFIG = REPOSITORY / "config" / "simulation_trial.yaml"
 SAMPLE_TRIAL = REPOSITORY / "data" / "sample_trial"
