@@ -13,6 +13,7 @@ os.environ.update(
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 from smanh.config.endpoints import endpoint_names
+from smanh.config.external_control import external_control_options
 from smanh.config.omop_needs import omop_needs
 from smanh.config.scales import scale_options
 from smanh.config.tables import PROGRESSION_TABLES, REGISTRY_TABLES, SURVIVAL_TABLES
@@ -220,4 +221,54 @@ def progression_report_inputs():
         **gathered_progression_tables(),
         "spaghetti_figures": svg(progression_figures("progression")),
         "change_figures": svg(progression_figures("change_12m")),
+    }
+
+
+# External natural-history control (workflow/rules/external_control.smk): None, and no
+# job, target or report input, unless `external_control:` is configured.
+EXTERNAL_CONTROL = external_control_options(config)
+
+
+def trial_files():
+    """The trial arm's export files, so that a changed trial export reruns the analysis."""
+    path = Path(EXTERNAL_CONTROL.trial_path).expanduser()
+    if path.is_file():
+        return [str(path)]
+    return sorted(
+        str(path / f"{t}{suffix}")
+        for t in REGISTRY_TABLES
+        for suffix in (".csv", ".parquet")
+        if (path / f"{t}{suffix}").exists()
+    )
+
+
+def external_control_tables():
+    return {t: f"results/tables/{t}.csv" for t in EXTERNAL_CONTROL.tables}
+
+
+def external_control_figures(extension):
+    return {
+        f"{name}_{extension}": f"results/figures/{name}.{extension}"
+        for name in EXTERNAL_CONTROL.figure_names
+    }
+
+
+def external_control_targets():
+    """The analysis's tables and figures (none when it is off)."""
+    if EXTERNAL_CONTROL is None:
+        return []
+    return [
+        *external_control_tables().values(),
+        *external_control_figures("png").values(),
+    ]
+
+
+def external_control_report_inputs():
+    """Its tables, trial provenance and SVG figures for the report (none when it is off)."""
+    if EXTERNAL_CONTROL is None:
+        return {}
+    return {
+        **external_control_tables(),
+        "external_control_sources": "results/external_control/trial_sources.csv",
+        "external_control_figures": list(external_control_figures("svg").values()),
     }

@@ -65,6 +65,17 @@ class ExternalControlOptions:
         return [e.name for e in self.endpoints]
 
     @property
+    def tables(self) -> tuple[str, ...]:
+        """The analysis's tables (names under ``results/tables/``)."""
+        return EXTERNAL_CONTROL_TABLES
+
+    @property
+    def figure_names(self) -> list[str]:
+        """Its figures' file stems: a Kaplan-Meier figure per endpoint, the Love plot and
+        the propensity-score overlap."""
+        return [*(f"external_control_km_{name}" for name in self.endpoint_names), *EXTERNAL_CONTROL_FIGURES]
+
+    @property
     def models(self) -> tuple[str, ...]:
         """The propensity models: ``primary``, and ``without_baseline_score`` (the
         sensitivity analysis) when a baseline score is a covariate."""
