@@ -276,30 +276,27 @@ def baseline_scores(export, days, zero, scale, window_years, natural_history) ->
 
 
 def _nearest(scores: pd.DataFrame, target: np.ndarray, tolerance: float, direction: str) -> np.ndarray:
-    """Per patient, the score whose day is nearest ``target`` (``backward``: at or before it)
-    within ``tolerance`` days; ``nearest`` breaks ties towards the earlier day."""
+    """Per patient, the score whose day is nearest ``target`` within ``tolerance`` days:
+    ``backward`` at or before it; ``nearest`` on either side, ties to the earlier day.
+    NaN where none (or ``target`` is NaN)."""
     out = np.full(len(target), np.nan)
     wanted = np.flatnonzero(np.isfinite(target))
     if not len(wanted) or not len(scores):
         return out
     left = pd.DataFrame({"patient": wanted, "day": target[wanted]}).sort_values("day", kind="stable")
-    right = scores.sort_values("day", kind="stable")
-    found = {}
-    for side in (("backward", "forward") if direction == "nearest" else (direction,)):
-        merged = pd.merge_asof(left, right.rename(columns={"day": "assessed"}), left_on="day",
-                               right_on="assessed", by="patient", direction=side, tolerance=tolerance)
-        found[side] = merged.set_index("patient")[["assessed", "score"]].reindex(wanted)
-    chosen = found["backward"] if direction != "forward" else found["forward"]
+    right = scores.rename(columns={"day": "assessed"}).sort_values("assessed", kind="stable")
+
+    def found(side: str) -> tuple[np.ndarray, np.ndarray]:
+        merged = pd.merge_asof(left, right, left_on="day", right_on="assessed", by="patient", direction=side,
+                               tolerance=tolerance).set_index("patient").reindex(wanted)
+        return np.abs(merged["assessed"].to_numpy() - target[wanted]), merged["score"].to_numpy()
+
+    distance, score = found("backward")
     if direction == "nearest":
-        back, ahead = found["backward"], found["forward"]
-        distance_back = (target[wanted] - back["assessed"].to_numpy())
-        distance_ahead = (ahead["assessed"].to_numpy() - target[wanted])
-        take_ahead = np.isnan(distance_back) | (distance_ahead < distance_back)
-        chosen = back["score"].to_numpy().copy()
-        chosen[take_ahead] = ahead["score"].to_numpy()[take_ahead]
-        out[wanted] = chosen
-        return out
-    out[wanted] = chosen["score"].to_numpy()
+        distance_ahead, score_ahead = found("forward")
+        ahead = np.isnan(distance) | (distance_ahead < distance)
+        score = np.where(ahead, score_ahead, score)
+    out[wanted] = score
     return out
 
 
