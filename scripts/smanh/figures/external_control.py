@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from smanh.disclosure import show_count
 from smanh.figures.common import OKABE_ITO, empty_figure, new_figure
+from smanh.figures.survival import step_curve
 from smanh.figures.theme import despine, set_theme
 
 ARM_COLOURS = {"trial": OKABE_ITO[5], "registry": OKABE_ITO[4]}
@@ -42,7 +43,7 @@ def km_arms_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, endpoint: str, l
             curve = sample[sample["arm"] == arm]
             if curve.empty:
                 continue
-            steps = _steps(curve)
+            steps = step_curve(curve)
             ax.step(steps["time_years"] * MONTHS, steps["survival"], where="post", color=colour, lw=1.4,
                     label=arm)
             ax.fill_between(steps["time_years"] * MONTHS, steps["lo"], steps["hi"], step="post", color=colour,
@@ -65,16 +66,6 @@ def km_arms_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, endpoint: str, l
     despine(fig)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.12, wspace=0.3)
     return fig
-
-
-def _steps(curve: pd.DataFrame) -> pd.DataFrame:
-    """From age 0 at S = 1, the steps only (and the last age)."""
-    start = pd.DataFrame({"time_years": [0.0], "survival": [1.0], "lo": [1.0], "hi": [1.0]})
-    rows = pd.concat([start, curve[["time_years", "survival", "lo", "hi"]]], ignore_index=True)
-    rows.loc[rows["survival"] >= 1.0, ["lo", "hi"]] = 1.0
-    changes = rows[["survival", "lo", "hi"]].ne(rows[["survival", "lo", "hi"]].shift()).any(axis=1)
-    changes.iloc[-1] = True
-    return rows[changes]
 
 
 def _at_risk_rows(ax, at_risk: pd.DataFrame, min_cell_count: int) -> None:

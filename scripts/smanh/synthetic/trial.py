@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +43,8 @@ from scipy import special
 from smanh.config.units import DAYS_PER_YEAR
 from smanh.errors import ConfigError
 from smanh.synthetic.natural_history import _day, _iso, _uniform_between, _years_to_days
-from smanh.synthetic.parameters import SUBTYPES, TABLE_COLUMNS, NaturalHistory, SimulationParams
-from smanh.synthetic.simulate import write_registry
+from smanh.synthetic.parameters import SUBTYPES, TABLE_COLUMNS, NaturalHistory, SimulationParams, seeded_yaml
+from smanh.synthetic.simulate import command_line
 
 TYPE_GROUP, COPIES = "1", 2
 
@@ -235,26 +234,14 @@ def _assessments(p: TrialParams, arm: pd.DataFrame, rng: np.random.Generator) ->
 
 def load_trial_config(path: str | Path) -> tuple[TrialParams, int]:
     """Read ``config/simulation_trial.yaml``: the parameters and the seed."""
-    import yaml
-
-    with open(path, encoding="utf-8") as handle:
-        values = yaml.safe_load(handle) or {}
-    if "seed" not in values:
-        raise ConfigError(f"{path}: key 'seed' is required")
-    return TrialParams.from_dict(values), int(values["seed"])
+    values, seed = seeded_yaml(path)
+    return TrialParams.from_dict(values), seed
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m smanh.synthetic.trial --config ... --out ...``."""
-    parser = argparse.ArgumentParser(prog="python -m smanh.synthetic.trial", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="trial simulation YAML (config/simulation_trial.yaml)")
-    parser.add_argument("--out", required=True, help="output folder for the four CSV tables")
-    args = parser.parse_args(argv)
-    params, seed = load_trial_config(args.config)
-    tables = simulate_trial(params, seed)
-    write_registry(tables, args.out)
-    print(f"wrote {args.out}: " + ", ".join(f"{k}={len(v)}" for k, v in tables.items()))
-    return 0
+    return command_line(argv, "smanh.synthetic.trial", __doc__, "trial simulation YAML (config/simulation_trial.yaml)",
+                        lambda path: simulate_trial(*load_trial_config(path)))
 
 
 if __name__ == "__main__":
