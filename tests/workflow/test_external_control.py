@@ -64,8 +64,6 @@ def test_the_sample_config_runs_the_section(external_run):
     for stem in ("external_control_km_death_or_permanent_ventilation", "external_control_love",
                  "external_control_overlap"):
         assert (figures / f"{stem}.png").stat().st_size > 10_000
-    seconds = pd.read_csv(external_run / "logs" / "benchmarks" / "external_control.tsv", sep="\t")["s"].item()
-    assert seconds < 60
 
 
 def test_every_number_of_the_section_is_in_its_tables_or_the_config(external_run):
