@@ -84,7 +84,11 @@ def registry_files():
         omop = omop_settings()
         files = [omop.get("duckdb", ""), omop["mapping"]]
         return sorted(f for f in files if f and Path(f).is_file())
-    path = registry_path()
+    return canonical_export_files(registry_path())
+
+
+def canonical_export_files(path):
+    """The files of a canonical export: the workbook, or the folder's table files."""
     if path.is_file():
         return [str(path)]
     return sorted(
@@ -231,15 +235,7 @@ EXTERNAL_CONTROL = external_control_options(config)
 
 def trial_files():
     """The trial arm's export files, so that a changed trial export reruns the analysis."""
-    path = Path(EXTERNAL_CONTROL.trial_path).expanduser()
-    if path.is_file():
-        return [str(path)]
-    return sorted(
-        str(path / f"{t}{suffix}")
-        for t in REGISTRY_TABLES
-        for suffix in (".csv", ".parquet")
-        if (path / f"{t}{suffix}").exists()
-    )
+    return canonical_export_files(Path(EXTERNAL_CONTROL.trial_path).expanduser())
 
 
 def external_control_tables():
