@@ -67,11 +67,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
 
-# Regenerates data/sample/ byte for byte (a test checks that it is unchanged).
+# Regenerates data/sample/, data/sample_redcap/ and data/sample_trial/ byte for byte (tests
+# check that they are unchanged).
 sample: $(STAMP)
 	$(BIN)/python -m smanh.synthetic.simulate --config config/simulation.yaml --out data/sample
 	$(BIN)/python -m smanh.synthetic.redcap_sample --sample data/sample --out data/sample_redcap
 	$(BIN)/python -m smanh.synthetic.omop_sample --sample data/sample --out data/sample_omop/sample_omop.duckdb
+	$(BIN)/python -m smanh.synthetic.trial --config config/simulation_trial.yaml --out data/sample_trial
 
 clean:
 	rm -rf results .snakemake

@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/progression.smk"
+include: "workflow/rules/external_control.smk"
 include: "workflow/rules/report.smk"
 
 

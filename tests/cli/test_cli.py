@@ -198,7 +198,7 @@ def test_init_on_the_sample_writes_every_key_with_a_comment(tmp_path):
         k: v for k, v in defaults.items() if k != "registry"}
     lines = text.splitlines()
     for path, sub in schema_keys(SCHEMA):
-        if path.startswith(("registry.redcap", "registry.omop")):
+        if path.startswith(("registry.redcap", "registry.omop", "external_control")):
             continue
         key = path.rsplit(".", 1)[-1]
         depth = path.count(".")
@@ -210,6 +210,7 @@ def test_init_on_the_sample_writes_every_key_with_a_comment(tmp_path):
         assert lines[at - 1].lstrip().startswith("#"), f"{path} has no comment"
         if not unset:
             assert lookup(written, path) == lookup(validate_config(written), path)
+    assert "# external_control:" in lines  # an analysis off unless configured: named, left out
     assert "Wrote" in result.stderr and "7 endpoint(s), 6 scale(s)" in result.stderr
     assert not re.search(r"^warning", result.stderr, re.M)
 

@@ -13,6 +13,7 @@ os.environ.update(
 # The smanh package, importable in any environment (venv, conda, cluster node).
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 from smanh.config.endpoints import endpoint_names
+from smanh.config.external_control import external_control_options
 from smanh.config.omop_needs import omop_needs
 from smanh.config.scales import scale_options
 from smanh.config.tables import PROGRESSION_TABLES, REGISTRY_TABLES, SURVIVAL_TABLES
@@ -83,7 +84,11 @@ def registry_files():
         omop = omop_settings()
         files = [omop.get("duckdb", ""), omop["mapping"]]
         return sorted(f for f in files if f and Path(f).is_file())
-    path = registry_path()
+    return canonical_export_files(registry_path())
+
+
+def canonical_export_files(path):
+    """The files of a canonical export: the workbook, or the folder's table files."""
     if path.is_file():
         return [str(path)]
     return sorted(
@@ -180,6 +185,7 @@ def final_targets():
         *(gathered_progression_tables().values() if SCALES else []),
         *progression_figures("progression"),
         *progression_figures("change_12m"),
+        *external_control_targets(),  # none unless external_control: is configured
     ]
 
 
@@ -233,4 +239,46 @@ def progression_report_inputs():
         **gathered_progression_tables(),
         "spaghetti_figures": svg(progression_figures("progression")),
         "change_figures": svg(progression_figures("change_12m")),
+    }
+
+
+# External natural-history control (workflow/rules/external_control.smk): None, and no
+# job, target or report input, unless `external_control:` is configured.
+EXTERNAL_CONTROL = external_control_options(config)
+
+
+def trial_files():
+    """The trial arm's export files, so that a changed trial export reruns the analysis."""
+    return canonical_export_files(Path(EXTERNAL_CONTROL.trial_path).expanduser())
+
+
+def external_control_tables():
+    return {t: f"results/tables/{t}.csv" for t in EXTERNAL_CONTROL.tables}
+
+
+def external_control_figures(extension):
+    return {
+        f"{name}_{extension}": f"results/figures/{name}.{extension}"
+        for name in EXTERNAL_CONTROL.figure_names
+    }
+
+
+def external_control_targets():
+    """The analysis's tables and figures (none when it is off)."""
+    if EXTERNAL_CONTROL is None:
+        return []
+    return [
+        *external_control_tables().values(),
+        *external_control_figures("png").values(),
+    ]
+
+
+def external_control_report_inputs():
+    """Its tables, trial provenance and SVG figures for the report (none when it is off)."""
+    if EXTERNAL_CONTROL is None:
+        return {}
+    return {
+        **external_control_tables(),
+        "external_control_sources": "results/external_control/trial_sources.csv",
+        "external_control_figures": list(external_control_figures("svg").values()),
     }

@@ -66,6 +66,7 @@ rule cox_forest:
 rule report:
     input:
         **progression_report_inputs(),
+        **external_control_report_inputs(),
         table1="results/tables/table1.csv",
         published_comparison="results/tables/published_comparison.csv",
         cox_forest="results/figures/cox_forest.svg",

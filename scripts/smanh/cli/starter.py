@@ -43,6 +43,9 @@ OTHER_FORMAT_KEYS = ("registry.path", "registry.redcap.export", "registry.redcap
 # Sections of one export format only: left out unless chosen (an OMOP database has no path to
 # start from: its section is written by hand, README "OMOP CDM databases").
 OTHER_FORMAT_SECTIONS = ("registry.omop",)
+# Analyses off unless their section is written (its keys need the user's own inputs, e.g. a
+# trial arm): the file names the section, commented out, and points to its documentation.
+OPTIONAL_SECTIONS = ("external_control",)
 # Optional patient columns behind a default stratification.
 STRATIFICATION_COLUMNS = {"smn2_copies": "smn2_copies"}
 
@@ -217,6 +220,8 @@ def _key_lines(key: str, sub: dict, chosen, path: str, starter: StarterConfig, d
         return []  # the key of the other export format (registry.path of a REDCap export)
     if chosen is None and path in OTHER_FORMAT_SECTIONS:
         return []
+    if chosen is None and path in OPTIONAL_SECTIONS:
+        return ["", f"# {key}: off unless configured; every key in config/README.md", f"# {key}:"]
     lines = [""] if depth == 0 else []
     if sub.get("description"):
         lines += [f"{indent}# {line}" for line in textwrap.wrap(" ".join(sub["description"].split()),

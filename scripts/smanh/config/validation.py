@@ -20,6 +20,7 @@ import yaml
 
 from smanh.config.date_formats import check_date_format
 from smanh.config.endpoints import endpoint
+from smanh.config.external_control import check_external_control
 from smanh.errors import ConfigError
 
 # The JSON schemas of the config and the REDCap mapping, in the workflow folder.
@@ -37,6 +38,7 @@ def validate_config(config: dict, schema: dict | str | Path = SCHEMA) -> dict:
     filled = validate_with_schema(config, schema)
     _check_endpoints(filled.get("analysis", {}).get("endpoints", []))
     check_date_format(filled["registry"]["date_format"])
+    check_external_control(filled)
     return filled
 
 

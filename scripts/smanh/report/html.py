@@ -27,14 +27,15 @@ from smanh.report.display import (
     table1_display,
 )
 from smanh.report.empty_parts import empty_endpoints, empty_scales
+from smanh.report.external_control import external_control_context, external_control_warnings
 from smanh.report.flow_diagram import strobe_flow_svg
 from smanh.report.progression import PROGRESSION_REPORT_TABLES, progression_context
 from smanh.report.survival import SURVIVAL_REPORT_TABLES, survival_context
 
 # The report rule's figure inputs (SVG): one per endpoint (Kaplan–Meier, parametric), one
-# per scale (spaghetti, change), and the forest plot of the Cox models.
+# per scale (spaghetti, change), the forest plot of the Cox models, and the external control's.
 FIGURE_INPUTS = ("km_figures", "parametric_figures", "cuminc_figures", "cox_forest", "spaghetti_figures",
-                 "change_figures")
+                 "change_figures", "external_control_figures")
 
 def methods_context(config: dict) -> dict:
     analysis = config["analysis"]
@@ -110,6 +111,8 @@ def render_report(
             {name: tables[name] for name in PROGRESSION_REPORT_TABLES if name in tables},
             figures.get("spaghetti_figures", []), figures.get("change_figures", []), min_cell_count,
         ),
+        external_control=external_control_context(tables, figures.get("external_control_figures", []),
+                                                  min_cell_count),
     )
 
 
@@ -188,6 +191,7 @@ def warnings(tables: dict[str, pd.DataFrame], summary: dict, min_cell_count: int
             if status == "random_intercept_only" or str(getattr(r, "singular", "")) in ("True", "1", "1.0"):
                 what = "random intercept only" if status == "random_intercept_only" else "singular fit"
                 found.append(f"Mixed model of {r.scale} ({r.stratify_by} {r.stratum}): {what}.")
+    found += external_control_warnings(tables, min_cell_count)
     imputed = summary["registry"].get("imputed_dates") or []
     if imputed:
         parts = ", ".join(f"{i['table']}.{i['column']} {show_count(i['n'], min_cell_count)}" for i in imputed)

@@ -257,10 +257,16 @@ def _as_params(params: SimulationParams | dict | None) -> SimulationParams:
 
 def load_config(path: str | Path) -> tuple[SimulationParams, int]:
     """Read ``config/simulation.yaml``: returns the parameters and the seed."""
+    values, seed = seeded_yaml(path)
+    return SimulationParams.from_dict(values), seed
+
+
+def seeded_yaml(path: str | Path) -> tuple[dict, int]:
+    """A simulation config: its mapping and its required ``seed``."""
     import yaml
 
     with open(path, encoding="utf-8") as f:
         values = yaml.safe_load(f) or {}
     if "seed" not in values:
         raise ConfigError(f"{path}: key 'seed' is required")
-    return SimulationParams.from_dict(values), int(values["seed"])
+    return values, int(values["seed"])

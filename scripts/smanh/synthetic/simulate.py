@@ -387,12 +387,18 @@ def write_registry(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m smanh.synthetic.simulate --config ... --out ...``."""
-    parser = argparse.ArgumentParser(prog="python -m smanh.synthetic.simulate", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="simulation YAML (e.g. config/simulation.yaml)")
+    return command_line(argv, "smanh.synthetic.simulate", __doc__, "simulation YAML (e.g. config/simulation.yaml)",
+                        lambda path: simulate_registry(*load_config(path)))
+
+
+def command_line(argv, module: str, doc: str, config_help: str, simulate) -> int:
+    """``python -m <module> --config ... --out ...``: ``simulate(config path)`` gives the
+    tables, written as a canonical export to ``--out``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
+    parser.add_argument("--config", required=True, help=config_help)
     parser.add_argument("--out", required=True, help="output folder for the four CSV tables")
     args = parser.parse_args(argv)
-    params, seed = load_config(args.config)
-    tables = simulate_registry(params, seed)
+    tables = simulate(args.config)
     write_registry(tables, args.out)
     counts = ", ".join(f"{k}={len(v)}" for k, v in tables.items())
     print(f"wrote {args.out}: {counts}")

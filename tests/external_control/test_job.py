@@ -1,0 +1,147 @@
+"""The external_control job on the sample registry and the simulated trial: its tables,
+their determinism and disclosure, clear messages for a bad trial arm, and an analysis whose
+criteria leave no registry patient."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPOSITORY, SAMPLE, patient, write_export
+from smanh.config.external_control import EXTERNAL_CONTROL_TABLES, external_control_options
+from smanh.config.validation import validate_config
+from smanh.external_control.job import TrialArmError, external_control, read_trial_arm
+from smanh.ingest.export import RegistryExport
+from smanh.ingest.registry import read_registry
+from smanh.jobs.files import as_written
+from smanh.report.external_control import external_control_context, external_control_warnings
+
+TRIAL = REPOSITORY / "data" / "sample_trial"
+
+
+def options(replicates=60, **eligibility):
+    criteria = {"sma_types": ["1"], "smn2_copies": [2], "age_at_time_zero_years": [0, 0.5],
+                "onset_age_years": [0, 0.5], "baseline_score": {"scale": "CHOP_INTEND"}, **eligibility}
+    return external_control_options(validate_config({"registry": {"path": str(SAMPLE)}, "external_control": {
+        "trial": {"path": str(TRIAL), "data_cutoff": "2023-06-30"}, "eligibility": criteria,
+        "motor": {"scale": "CHOP_INTEND"}, "bootstrap": {"replicates": replicates, "seed": 5}}}))
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return read_registry(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return read_trial_arm(TRIAL, "2023-06-30")
+
+
+@pytest.fixture(scope="module")
+def result(registry, trial):
+    return external_control(registry, trial, options(), min_cell_count=5)
+
+
+def test_every_table_is_written_with_rows(result):
+    assert list(result.tables) == list(EXTERNAL_CONTROL_TABLES)
+    for name, table in result.tables.items():
+        assert len(table), name
+    effects = result.tables["external_control_effects"]
+    assert set(effects["method"]) == {"unadjusted", "weighting", "matching"}
+    assert set(effects["model"]) == {"none", "primary", "without_baseline_score"}
+    assert (effects["boot_replicates"] > 50).all()
+    hr = effects[effects["measure"] == "hazard_ratio"]
+    assert (hr["boot_lo"] < hr["estimate"]).all() and (hr["estimate"] < hr["boot_hi"]).all()
+    assert (hr["evalue_estimate"] > hr["evalue_limit"]).all() and (hr["evalue_limit"] > 1).all()
+    assert set(result.figures) == {"external_control_km_death_or_permanent_ventilation", "external_control_love",
+                                   "external_control_overlap"}
+    assert list(result.trial_sources["table"]) == ["patients", "events", "treatments", "assessments"]
+
+
+def test_no_identifier_leaves_the_job(result, trial, registry):
+    ids = set(trial.patients["patient_id"]) | set(registry.patients["patient_id"])
+    for name, table in result.tables.items():
+        text = as_written(table).to_csv(index=False)
+        assert not ids & set(re.findall(r"[A-Za-z0-9]+", text)), name
+
+
+def test_two_runs_write_identical_tables(result, registry, trial):
+    again = external_control(registry, trial, options(), min_cell_count=5)
+    for name, table in result.tables.items():
+        pd.testing.assert_frame_equal(as_written(table), as_written(again.tables[name]), check_exact=True)
+
+
+def test_the_report_shows_trial_counts_only_through_suppression(result):
+    tables = {name: as_written(t) for name, t in result.tables.items()}
+    context = external_control_context(tables, [], min_cell_count=5)
+    balance = context["balance"]
+    matched = balance[(balance["sample"] == "matching") & (balance["model"] == "primary")]
+    # 39 of 40 trial patients matched: 39 would give away the one left out
+    assert set(matched["n trial"]) == {"≈40"}
+    flow = context["flow"]
+    assert set(flow.loc[(flow["arm"] == "trial") & (flow["step"] == "excluded"), "n"]) == {"<5"}
+    warnings = external_control_warnings(tables, 5)
+    assert any("within the caliper" in w for w in warnings)
+    assert not any(re.search(r"\b[1-4] trial patients", w) for w in warnings)
+
+
+def test_a_bad_trial_arm_is_named_in_a_clear_message(tmp_path):
+    with pytest.raises(TrialArmError, match=r"trial arm \(external_control.trial.path '.*nowhere'\): export "
+                                            r"'.*nowhere' does not exist"):
+        read_trial_arm(tmp_path / "nowhere")
+    folder = write_export(tmp_path / "bad", patients=[patient("T1", sma_type="7")])
+    with pytest.raises(TrialArmError, match=r"trial arm .*: its export has 1 problem\(s\):\n  - patients.csv, "
+                                            r"line 2, column 'sma_type', value '7'"):
+        read_trial_arm(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrialArmError, match="patients.csv: required file is missing"):
+        read_trial_arm(tmp_path / "empty")
+
+
+def test_criteria_that_leave_no_registry_patient_give_tables_that_say_so(registry, trial):
+    o = options(sma_types=["0"])  # no trial patient either: the trial arm is type 1
+    result = external_control(registry, trial, o, min_cell_count=5)
+    effects = result.tables["external_control_effects"]
+    assert len(effects) == 1 and effects["note"].str.contains("no trial patient meets").all()
+    others = registry.patients["sma_type"].str[0] != "1"
+    no_type_1 = RegistryExport(registry.patients[others], registry.events, registry.treatments,
+                               registry.assessments)
+    result = external_control(no_type_1, trial, options(), min_cell_count=5)
+    flow = result.tables["external_control_flow"]
+    assert flow.loc[(flow["arm"] == "registry") & (flow["step"] == "eligible"), "n"].item() == 0
+    assert flow.loc[(flow["arm"] == "trial") & (flow["step"] == "eligible"), "n"].item() == 40
+    effects = result.tables["external_control_effects"]
+    assert effects["estimate"].isna().all()
+    assert effects["note"].eq("no registry patient meets the eligibility criteria: nothing to compare").all()
+    for name in ("external_control_curves", "external_control_at_risk"):
+        assert result.tables[name].empty
+    assert result.tables["external_control_balance"]["note"].str.contains("nothing to compare").all()
+    context = external_control_context({n: as_written(t) for n, t in result.tables.items()}, [], 5)
+    assert "no registry patient" in context["nothing_to_compare"]
+    assert all(f.axes for f in result.figures.values())  # labelled panels, never blank
+
+
+@pytest.mark.parametrize("n_registry", [0, 1, 3])
+def test_one_trial_patient_and_a_handful_of_controls_run_to_tables(registry, trial, n_registry):
+    keep_trial = trial.patients["patient_id"].iloc[:1]
+    one = RegistryExport(trial.patients.iloc[:1], trial.events[trial.events["patient_id"].isin(keep_trial)],
+                         trial.treatments.iloc[:1], trial.assessments[trial.assessments["patient_id"].isin(keep_trial)])
+    eligible = registry.patients[(registry.patients["sma_type"].str[0] == "1")
+                                 & (registry.patients["enrolment_date"] - registry.patients["birth_date"]
+                                    < pd.Timedelta(days=100))]
+    ids = eligible["patient_id"].iloc[:n_registry]
+    few = RegistryExport(registry.patients[registry.patients["patient_id"].isin(ids)],
+                         *(registry.table(t)[registry.table(t)["patient_id"].isin(ids)]
+                           for t in ("events", "treatments", "assessments")))
+    result = external_control(few, one, options(replicates=20), min_cell_count=5)
+    assert set(result.tables) == set(EXTERNAL_CONTROL_TABLES)
+    effects = result.tables["external_control_effects"]
+    missing = effects[effects["estimate"].isna()]
+    assert missing["note"].fillna("").ne("").all(), "every estimate left out says why"
+    assert missing["boot_replicates"].eq(0).all() and missing["boot_lo"].isna().all()
+    if n_registry:
+        rmst = effects[(effects["method"] == "unadjusted") & (effects["measure"] == "rmst_difference")]
+        assert np.isfinite(rmst["estimate"]).all() and rmst["boot_replicates"].item() == 20
