@@ -102,7 +102,7 @@ def audit(released: dict[str, pd.DataFrame], threshold: int) -> list[str]:
             if len(total):
                 lone_hidden(f"table1 {characteristic} {level}", list(rows["n"]), total.iloc[0])
         hidden = table1["n"].astype(str).str.startswith(("<", "≈"))
-        if table1.loc[hidden, "percent"].replace("", np.nan).notna().any():
+        if (table1.loc[hidden, "percent"].astype(str).str.strip().replace("nan", "") != "").any():
             problems.append("table1: a percentage beside a hidden count")
     change = released.get("change_12m")
     if change is not None:

@@ -164,7 +164,8 @@ def released_tables():
     results/share/."""
     names = [*SURVIVAL_TABLES, *(PROGRESSION_TABLES if SCALES else ())]
     names += ["cohort_flow", "table1", "data_quality", "published_comparison"]
-    return {name: f"results/tables/{name}.csv" for name in names}
+    tables = {name: f"results/tables/{name}.csv" for name in names}
+    return {**tables, **(external_control_tables() if EXTERNAL_CONTROL else {})}
 
 
 def shared_tables():
@@ -176,6 +177,7 @@ def final_targets():
         "results/report/report.html",
         "results/share/report.html",
         "results/share/tables.xlsx",
+        *shared_tables().values(),
         "results/summary.json",
         "results/tables/cohort_flow.csv",
         "results/tables/data_quality.csv",

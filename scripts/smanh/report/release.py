@@ -229,6 +229,31 @@ def _cuminc(table, threshold, tables, **_):
     return pd.concat(frames, ignore_index=True) if frames else resample_curves(table, threshold, events, [])
 
 
+def _external_curves(table, threshold, **_):
+    """External-control curves per arm, read on the monthly grid from age 0 (delayed entry)
+    to the last age with at least ``threshold`` at risk; the weighted number at risk (a
+    count for the unweighted methods) is not released."""
+    keys = ["endpoint", "model", "method", "arm"]
+    table = table.drop(columns=["weighted_at_risk"], errors="ignore").copy()
+    risk = pd.to_numeric(table["at_risk"], errors="coerce")
+    last = table[risk >= threshold].groupby(keys, sort=False)["time_years"].max()
+    table = table.join(last.rename("to_age"), on=keys)
+    table["from_age"] = 0.0
+    table = table[table["to_age"].notna()]
+    released = resample_curves(table, threshold, {}, ["survival", "lo", "hi"], keys=tuple(keys))
+    return released.drop(columns=["from_age", "to_age"], errors="ignore")
+
+
+def _external_flow(table, threshold, **_):
+    counts = Counts(table["n"], threshold)
+    step = table["step"].to_numpy()
+    for rows in _groups(table, ["arm"]):
+        counts.complement(rows[step[rows] != "patients"])
+    shown = table.copy().astype(object)
+    shown["n"] = counts.text()
+    return shown
+
+
 def _at_risk(table, threshold, **_):
     counts = Counts(table["at_risk"], threshold)
     by = table["stratify_by"].to_numpy()
@@ -361,4 +386,6 @@ _HANDLERS = {
     "change_12m": _change,
     "scale_floor_ceiling": _floor_ceiling,
     "data_quality": _data_quality,
+    "external_control_curves": _external_curves,
+    "external_control_flow": _external_flow,
 }
