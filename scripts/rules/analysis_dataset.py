@@ -2,10 +2,8 @@
 sensitivity analysis, with the other treatment-censoring mode); cohort flow; Table 1."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.cohort.build import build_cohort
 from smanh.cohort.dataset import write_analysis_dataset

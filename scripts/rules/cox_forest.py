@@ -1,10 +1,8 @@
 """Rule cox_forest: forest plot of the Cox models' hazard ratios (PNG 300 dpi + SVG)."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.figures.common import save_figures
 from smanh.figures.forest import forest_figure

@@ -2,10 +2,8 @@
 (smanh.external_control.job): tables, figures and the trial export's provenance."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.config.external_control import external_control_options
 from smanh.config.tables import REGISTRY_TABLES

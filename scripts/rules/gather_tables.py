@@ -1,10 +1,8 @@
 """Rule gather_*: concatenate per-endpoint (per-scale) tables into the contract's tables."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.jobs.files import concat_csv
 from smanh.jobs.run import run_rule

@@ -2,10 +2,8 @@
 the validation exclusions, the provenance and the data-quality summary."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.ingest.canonical import ingest, store_export
 from smanh.ingest.data_quality import data_quality

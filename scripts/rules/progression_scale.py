@@ -2,10 +2,8 @@
 scale, and its figures (smanh.progression.scale)."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 import pandas as pd
 

@@ -1,10 +1,8 @@
 """Rule published_comparison: the registry's estimates beside published natural history."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.ingest.reference import load_reference
 from smanh.jobs.files import read_csv, write_csv

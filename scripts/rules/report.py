@@ -1,10 +1,8 @@
 """Rule report: the self-contained reviewer report (results/report/report.html)."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 import json
 from pathlib import Path

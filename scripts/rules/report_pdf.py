@@ -1,10 +1,8 @@
 """Rule report_pdf: the reviewer report printed to PDF by headless Chromium."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.jobs.run import run_rule
 from smanh.report.pdf import html_to_pdf

@@ -2,10 +2,8 @@
 one workbook, with a manifest of SHA-256 (results/share/)."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from pathlib import Path
 

@@ -1,10 +1,8 @@
 """Rule summary_json: key results and provenance, machine-readable."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 import json
 

@@ -2,10 +2,8 @@
 (smanh.survival.endpoint)."""
 
 import gc
-import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
-sys.path.insert(0, f"{snakemake.scriptdir}/..")  # the smanh package, in any environment
 
 from smanh.cohort.dataset import read_endpoint_rows
 from smanh.figures.common import save_figures

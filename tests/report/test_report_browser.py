@@ -64,3 +64,15 @@ def test_pdf_is_rendered_and_shows_no_identifiers(sample_run, chromium):
         assert section in text
     assert not leaked_identifiers(text)
     assert not leaked_patient_dates(text)
+    # page numbers on every page, and a bookmark (outline entry) for every section
+    pages = len(reader.pages)
+    for number, page in enumerate(reader.pages, start=1):
+        assert f"page {number} of {pages}" in page.extract_text()
+
+    def titles(outline):
+        for item in outline:
+            yield from titles(item) if isinstance(item, list) else [item.title]
+
+    bookmarks = " | ".join(titles(reader.outline))
+    for section in SECTIONS:
+        assert section in bookmarks, section

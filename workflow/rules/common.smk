@@ -1,7 +1,8 @@
 # Config validation and the names of the workflow's files. Helpers, not lambdas, in rules.
 import os
-import sys
 from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
 
 # One thread per job, numpy's BLAS included; jobs run side by side, and a BLAS
 # thread pool per job oversubscribes the cores (measured: 10-100x slower vector products
@@ -10,8 +11,16 @@ os.environ.update(
     dict.fromkeys(["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"], "1")
 )
 
-# The smanh package, importable in any environment (venv, conda, cluster node).
-sys.path.insert(0, f"{workflow.basedir}/scripts")
+# The smanh package is installed in the workflow's environment (make env; pip install of
+# the repository): the rules' scripts import it from there, on any node, also when the
+# workflow is used as a Snakemake module from elsewhere.
+try:
+    import smanh
+except ImportError:
+    raise WorkflowError(
+        "the smanh package is not installed in this Python environment: run `make env` in "
+        "the repository (or `pip install <repository>`) and start snakemake from that environment"
+    ) from None
 from smanh.config.endpoints import endpoint_names
 from smanh.config.external_control import external_control_options
 from smanh.config.omop_needs import omop_needs

@@ -20,7 +20,8 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--no-pdf-header-footer",
+    "--no-pdf-header-footer",  # page numbers come from the report's own @page rule
+    "--generate-pdf-document-outline",  # a bookmark for every heading
 )
 
 
