@@ -25,6 +25,7 @@ from smanh.config.endpoints import endpoint_names
 from smanh.config.scales import SCALES, scale_options
 from smanh.config.tables import PROGRESSION_TABLES, SURVIVAL_TABLES
 from smanh.config.validation import validate_config
+from smanh.disclosure.release import release
 from smanh.figures.common import save_figures
 from smanh.figures.forest import forest_figure
 from smanh.ingest.canonical import ingest, load_canonical, store_export, validation_exclusions
@@ -36,7 +37,6 @@ from smanh.progression.scale import progression_scale
 from smanh.report.html import render_report
 from smanh.report.provenance import run_summary
 from smanh.report.published import comparison_table
-from smanh.report.release import release
 from smanh.report.share import write_share
 from smanh.survival.endpoint import SurvivalOptions, survival_endpoint
 
@@ -189,6 +189,7 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
             name, read_endpoint_rows(out / "dataset.parquet", name),
             read_endpoint_rows(out / "sensitivity.parquet", name) if cohort.sensitivity is not None else None,
             SurvivalOptions.from_config(analysis), reference, config["report"]["min_cell_count"],
+            config["report"]["individual_level_figures"],
         )
         _collect(result.tables, parts, out / "survival" / name)
         figures["km_figures"].append(_draw(result.figures["km"], out / f"km_{name}", draw_figures))

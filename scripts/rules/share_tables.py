@@ -9,7 +9,7 @@ from pathlib import Path
 
 from smanh.jobs.files import read_csv
 from smanh.jobs.run import run_rule
-from smanh.report.release import release
+from smanh.disclosure.release import release
 from smanh.report.share import write_share
 
 

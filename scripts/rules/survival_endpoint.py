@@ -23,6 +23,7 @@ def main():
         SurvivalOptions.from_config(snakemake.params.analysis),
         load_reference(inputs.published),
         snakemake.params.min_cell_count,
+        snakemake.params.individual_level_figures,
     )
     write_tables(result.tables, snakemake.output)
     save_figures(result.figures, snakemake.output)

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from report.disclosure_audit import audit
 
-from smanh.report.release import release
+from smanh.disclosure.release import release
 from smanh.report.share import sha256_of
 
 pytestmark = pytest.mark.workflow

@@ -42,6 +42,7 @@ rule survival_endpoint:
     params:
         analysis=config["analysis"],
         min_cell_count=config["report"]["min_cell_count"],
+        individual_level_figures=config["report"]["individual_level_figures"],
     script:
         "../../scripts/rules/survival_endpoint.py"
 

@@ -51,15 +51,20 @@ def km_figure(
     conf_level: float = 0.95,
 ) -> Figure:
     """Kaplan–Meier curves with shaded confidence bands, one panel per stratification,
-    each with its number-at-risk table underneath (small counts shown as ``<N``).
+    stacked (so that a portrait page prints the numbers at risk at 7 pt), each with its
+    number-at-risk table underneath. ``curves`` and ``at_risk`` are the released tables
+    (:func:`smanh.disclosure.release.release`: curves on a monthly grid, strata with enough
+    events, counts as text) or, with ``report.individual_level_figures``, the exact ones.
 
     Infant-onset SMA types (0, 1) get an extra panel in months. ``published`` reference
     points (``data/reference``) are overlaid as diamonds in their stratum's colour.
     """
     set_theme()
+    if "age_years" in curves:  # a released curve: read on the grid of ages
+        curves = curves.rename(columns={"age_years": "time_years"})
     if curves.empty:
         return empty_figure(
-            f"{endpoint.replace('_', ' ')}: no stratum with enough patients at risk to estimate a curve",
+            f"{endpoint.replace('_', ' ')}: no stratum with enough patients at risk and events to draw a curve",
             "Kaplan–Meier with delayed entry")
     # Each curve split off once, in table order (iterated: list() would build pandas' .groups).
     by_curve = {key: rows for key, rows in curves.groupby(["stratify_by", "stratum"], sort=False)}
@@ -69,12 +74,14 @@ def km_figure(
     panels = [(by, "years") for by in strata_in]
     if any(s in INFANT_TYPES for s in strata_in.get("sma_type", [])):
         panels.append(("sma_type", "months"))
-    n_rows = max((len(strata_in[by]) for by, _ in panels), default=1)
-    fig = new_figure(figsize=(4.3 * len(panels), 3.4 + 0.16 * n_rows))
-    grid = fig.add_gridspec(2, len(panels), height_ratios=[3.4, 0.16 * n_rows + 0.35], hspace=0.45)
-    for column, (by, unit) in enumerate(panels):
-        ax = fig.add_subplot(grid[0, column])
-        table_ax = fig.add_subplot(grid[1, column], sharex=ax)
+    heights = []
+    for by, _ in panels:
+        heights += [2.3, 0.15 * len(strata_in[by]) + 0.35, 0.6]  # curves, numbers at risk, a gap
+    fig = new_figure(figsize=(6.6, sum(heights) + 0.5))
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.0)
+    for row, (by, unit) in enumerate(panels):
+        ax = fig.add_subplot(grid[3 * row, 0])
+        table_ax = fig.add_subplot(grid[3 * row + 1, 0], sharex=ax)
         strata = [s for s in strata_in[by] if unit != "months" or s in INFANT_TYPES]
         scale = 12.0 if unit == "months" else 1.0
         for stratum in strata:
@@ -87,24 +94,22 @@ def km_figure(
         if published is not None and by == "sma_type":
             _overlay_published(ax, published, strata, scale)
         title = STRATIFICATION_TITLES.get(by, by)
-        ax.set_title(f"{title}, infant onset" if unit == "months" else title, fontsize=9)
+        ax.set_title(f"{title}, infant onset" if unit == "months" else title, fontsize=9, loc="left")
         ax.set_ylim(0, 1.02)
         ax.set_xlim(0, INFANT_PANEL_MONTHS if unit == "months" else None)
-        # Under the curves, in the gap above the numbers at risk: inside the panel it covered
-        # curves wherever it went.
-        entries = len(ax.get_legend_handles_labels()[1])
-        ax.legend(frameon=False, fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.05),
-                  ncol=min(entries, 3), borderaxespad=0, columnspacing=1.0, handlelength=1.5)
+        ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), borderaxespad=0.5,
+                  handlelength=1.5)
         ax.tick_params(labelbottom=False)
+        ax.set_ylabel(f"Free of {endpoint.replace('_', ' ')}", fontsize=8)
         if at_risk is not None:
             _at_risk_table(table_ax, at_risk[at_risk["stratify_by"] == by], strata, by, scale, min_cell_count)
-        table_ax.set_xlabel("Age (months)" if unit == "months" else "Age (years)")
-        if column == 0:
-            ax.set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
+        table_ax.set_xlabel("Age (months)" if unit == "months" else "Age (years)", fontsize=8)
     fig.suptitle(f"Kaplan–Meier with delayed entry ({conf_level:.0%} log-log bands), each curve over its "
-                 "estimable range (in brackets; given event-free at its start); number at risk below", fontsize=9)
+                 "estimable range (in brackets;\ngiven event-free at its start); number at risk below each panel",
+                 fontsize=8, y=1 - 0.08 / (sum(heights) + 0.5), va="top")
     despine(fig)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.12, wspace=0.3)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.9 / width, right=1 - 2.1 / width, top=1 - 0.75 / height, bottom=0.05 / height)
     return fig
 
 
@@ -118,7 +123,7 @@ def _overlay_published(ax, published: pd.DataFrame, strata: list[str], scale: fl
     shown = published[published["sma_type"].isin(strata)]
     for source, rows in shown.groupby("source", sort=False):
         colours = [stratum_colour("sma_type", s) for s in rows["sma_type"]]
-        ax.scatter(rows["time_years"] * scale, rows["value"], c=colours, label=f"published: {source}",
+        ax.scatter(rows["time_years"] * scale, rows["value"], c=colours, label=f"published:\n{source}",
                    **PUBLISHED_MARKER)
 
 
@@ -126,11 +131,11 @@ def _at_risk_table(ax, at_risk: pd.DataFrame, strata: list[str], by: str, scale:
                    min_cell_count: int) -> None:
     """Numbers at risk under a panel, one row per stratum, at the configured ages."""
     ax.set_yticks(range(len(strata)))
-    ax.set_yticklabels(strata if by != "all" else ["at risk"], fontsize=6)
+    ax.set_yticklabels(strata if by != "all" else ["at risk"], fontsize=7)
     for label, colour in zip(ax.get_yticklabels(), [stratum_colour(by, s) for s in strata]):
         label.set_color(colour)
     ax.set_ylim(len(strata) - 0.5, -0.5)
-    ax.tick_params(axis="both", length=0, labelsize=6)
+    ax.tick_params(axis="both", length=0, labelsize=7)
     ax.tick_params(axis="y", pad=10)  # clear of the first count, centred near age 0
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
@@ -139,7 +144,9 @@ def _at_risk_table(ax, at_risk: pd.DataFrame, strata: list[str], by: str, scale:
     for row, stratum in enumerate(strata):
         counts = at_risk[(at_risk["stratum"] == stratum) & (at_risk["age_years"] * scale).isin(ages)]
         for age, n in zip(counts["age_years"] * scale, counts["at_risk"]):
-            ax.text(age, row, show_count(n, min_cell_count), ha="center", va="center", fontsize=6)
+            # released counts are text already (<5, ≈40); exact ones go through the same rule
+            shown = n if isinstance(n, str) else show_count(n, min_cell_count)
+            ax.text(age, row, shown, ha="center", va="center", fontsize=7)
 
 
 def _spaced(ages: list[float], low: float, high: float, gap: float = 0.07) -> list[float]:
@@ -166,13 +173,18 @@ def parametric_figure(
     distribution extrapolated to the end of its grid; each panel's title names the best AIC,
     one legend under the panels serves them all (legends inside the panels covered curves)."""
     set_theme()
-    panels = list(dict.fromkeys(zip(parametric_curves["stratify_by"], parametric_curves["stratum"])))
+    if "age_years" in km_curves:  # released: read on the grid of ages
+        km_curves = km_curves.rename(columns={"age_years": "time_years"})
+    fitted = set(zip(parametric.loc[parametric["aic"].notna(), "stratify_by"],
+                     parametric.loc[parametric["aic"].notna(), "stratum"].astype(str)))
+    panels = [key for key in dict.fromkeys(zip(parametric_curves["stratify_by"], parametric_curves["stratum"]))
+              if (key[0], str(key[1])) in fitted]  # not a stratum whose fits are not released
     if not panels:
         return empty_figure(f"{endpoint.replace('_', ' ')}: no parametric fit (no stratum with enough "
                             "patients and events)", "Parametric fits", figsize=(4.2, 3.6))
-    columns = min(3, len(panels))
+    columns = min(2, len(panels))  # two across a portrait page
     rows = -(-len(panels) // columns)
-    fig = new_figure(figsize=(4.0 * columns, 3.3 * rows + 0.4))
+    fig = new_figure(figsize=(3.3 * columns, 2.8 * rows + 0.6))
     # Each table split once (iterated: list() would first build pandas' costly .groups).
     km_by_panel = {key: part for key, part in km_curves.groupby(["stratify_by", "stratum"], sort=False)}
     fits_by_panel = {key: part for key, part in parametric.groupby(["stratify_by", "stratum"], sort=False)}
@@ -224,15 +236,17 @@ def cuminc_figure(cuminc: pd.DataFrame, endpoint: str) -> Figure:
     which treats the competing events as censoring and so overstates the incidence where
     they are common; one panel per stratification, each curve over its estimable range."""
     set_theme()
+    if "age_years" in cuminc:  # released: read on the grid of ages
+        cuminc = cuminc.rename(columns={"age_years": "time_years"})
     event = cuminc[cuminc["state"] == "event"]
     if event.empty:
         return empty_figure(f"{endpoint.replace('_', ' ')}: no competing event among the patients at risk: "
                             "the cumulative incidence is 1 − Kaplan–Meier", "Cumulative incidence")
     by_curve = {key: rows for key, rows in event.groupby(["stratify_by", "stratum"], sort=False)}
     panels = list(dict.fromkeys(by for by, _ in by_curve))
-    fig = new_figure(figsize=(4.3 * len(panels), 3.6))
-    axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, by in zip(axes[0], panels):
+    fig = new_figure(figsize=(6.6, 2.7 * len(panels) + 0.6))
+    axes = fig.subplots(len(panels), 1, squeeze=False)
+    for ax, by in zip(axes[:, 0], panels):
         for (curve_by, stratum), rows in by_curve.items():
             if curve_by != by:
                 continue
@@ -243,13 +257,15 @@ def cuminc_figure(cuminc: pd.DataFrame, endpoint: str) -> Figure:
                     label=f"{stratum_label(by, stratum)} ({age_range(rows)})")
             ax.step(ages, np.concatenate([[0.0], rows["one_minus_km"].to_numpy()]), where="post", color=colour,
                     lw=0.9, ls="--")
-        ax.set_title(STRATIFICATION_TITLES.get(by, by), fontsize=9)
+        ax.set_title(STRATIFICATION_TITLES.get(by, by), fontsize=9, loc="left")
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel("Age (years)")
-        ax.legend(frameon=False, fontsize=6, loc="upper left")
-    axes[0][0].set_ylabel(f"Cumulative incidence of {endpoint.replace('_', ' ')}")
-    fig.suptitle("Aalen–Johansen cumulative incidence (solid; death competing) and 1 − Kaplan–Meier (dashed), "
-                 "given event-free at each curve's from-age", fontsize=9)
+        ax.set_xlabel("Age (years)", fontsize=8)
+        ax.set_ylabel(f"Cumulative incidence of\n{endpoint.replace('_', ' ')}", fontsize=8)
+        ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle("Aalen–Johansen cumulative incidence (solid; death competing) and 1 − Kaplan–Meier (dashed),\n"
+                 "given event-free at each curve's from-age", fontsize=8)
     despine(fig)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.14, wspace=0.3)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.9 / width, right=1 - 1.9 / width, top=1 - 0.55 / height, bottom=0.45 / height,
+                        hspace=0.45)
     return fig

@@ -1,10 +1,13 @@
 """``results/share/``: what may leave the secure environment — every table as released by
-:func:`smanh.report.release.release`, the same tables in one workbook with a sheet that
+:func:`smanh.disclosure.release.release`, the same tables in one workbook with a sheet that
 explains them, a manifest with the SHA-256 of every file, and the report."""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -58,9 +61,18 @@ def write_workbook(released: dict[str, pd.DataFrame], path: Path, min_cell_count
         data.append(list(map(str, table.columns)))
         for row in table.itertuples(index=False):
             data.append([None if _missing(v) else v for v in row])
-    # fixed timestamps: the same tables give the same workbook
+    # fixed timestamps, in the document and in the zip entries: the same tables give the same bytes
     workbook.properties.created = workbook.properties.modified = pd.Timestamp("2000-01-01").to_pydatetime()
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":  # openpyxl stamps the saving time
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+            target.writestr(fixed, data)
 
 
 def sha256_of(path: str | Path) -> str:

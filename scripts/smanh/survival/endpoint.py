@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
+from smanh.disclosure.release import release
 from smanh.figures.survival import cuminc_figure, km_figure, parametric_figure
 from smanh.ingest.reference import survival_points
 from smanh.jobs.files import as_written
@@ -90,14 +91,19 @@ def survival_endpoint(
     options: SurvivalOptions,
     reference: pd.DataFrame,
     min_cell_count: int,
+    individual_level_figures: bool = False,
 ) -> EndpointResult:
     """The ``survival_endpoint`` rule's work: :func:`analyse_endpoint`, then the
-    Kaplan–Meier figure (numbers at risk, published points of ``reference``) and the
-    parametric figure, drawn from the tables as written so that they show exactly what
-    the files hold."""
+    Kaplan–Meier figure (numbers at risk, published points of ``reference``), the
+    parametric and the cumulative-incidence figures, drawn from the tables as released
+    (:func:`smanh.disclosure.release.release`: curves on a monthly grid, only for strata
+    with ``min_cell_count`` events, while as many are at risk) — or, with
+    ``individual_level_figures``, from the exact tables as written."""
     tables = analyse_endpoint(dataset, sensitivity, options)
     drawn = {name: as_written(tables[name])
-             for name in ("km_curves", "km_at_risk", "parametric", "parametric_curves", "cuminc")}
+             for name in ("km_summary", "km_curves", "km_at_risk", "parametric", "parametric_curves", "cuminc")}
+    if not individual_level_figures:
+        drawn.update(release(drawn, min_cell_count))
     km = km_figure(
         drawn["km_curves"], endpoint, at_risk=drawn["km_at_risk"],
         published=survival_points(reference, endpoint), min_cell_count=min_cell_count,
