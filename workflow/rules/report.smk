@@ -131,6 +131,8 @@ rule share_report:
     log:
         "logs/share_report.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     shell:
         "cp {input} {output} 2> {log}"
 
