@@ -1,5 +1,5 @@
 """Typing the text cells of an export: dates (partial dates imputed), numbers (decimal
-commas), the cells that cannot be typed as findings (README, "Input")."""
+commas), the cells that cannot be typed as findings (README, "Your own export")."""
 
 from __future__ import annotations
 
