@@ -57,3 +57,23 @@ def test_installed_metadata_wins_unless_it_was_made_from_another_checkout(monkey
     for direct_url, expected in ((None, "9.9.9"), (here, "9.9.9"), (elsewhere, PROJECT["version"])):
         monkeypatch.setattr(smanh, "distribution", lambda name, d=direct_url: Installed("9.9.9", d))
         assert smanh.package_version() == expected, direct_url
+
+
+def test_no_document_points_outside_the_repository():
+    """The README carries the export format and the definitions: no tracked text names a
+    specification file that is not in the repository, or a folder beside it."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPOSITORY, capture_output=True, text=True,
+                             check=True).stdout.split()
+    outside = re.compile(r"registry-format\.md|\.\./shared|design\.md")
+    offending = []
+    for name in tracked:
+        path = REPOSITORY / name
+        if path.suffix not in {".md", ".py", ".yaml", ".yml", ".smk", ".cff", ".R", ".html", ".j2"} \
+                or name == "tests/test_release.py":
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if outside.search(line):
+                offending.append(f"{name}:{number}: {line.strip()}")
+    assert not offending, "\n".join(offending)

@@ -315,6 +315,17 @@ def test_run_command_line(tmp_path):
         snakemake_command(config, None, tmp_path / "run", 2, True, False)
 
 
+def test_run_without_a_config_runs_the_bundled_study_from_any_directory(tmp_path):
+    """The bundled config's relative paths (registry and trial arm) name the repository's
+    files, not the run directory's."""
+    command = snakemake_command(None, None, tmp_path / "run", 2, False, False, ("--dry-run",))
+    values = command[command.index("--config") + 1:command.index("--cores")]
+    sample, trial = REPOSITORY / "data" / "sample", REPOSITORY / "data" / "sample_trial"
+    assert values == [f'registry={{"path": "{sample}"}}', f'external_control={{"trial": {{"path": "{trial}"}}}}']
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_run_stops_on_a_bad_config_before_snakemake(tmp_path):
     (tmp_path / "bad.yaml").write_text(f"registry:\n  path: {SAMPLE}\nanalysis:\n  landmark_ages: [1, two]\n")
     result = smanh("run", "--config", tmp_path / "bad.yaml", "--out", tmp_path / "run")

@@ -1,4 +1,4 @@
-"""The analysis dataset follows registry-format.md §2, checked case by case by hand."""
+"""The analysis dataset follows the README's "Analysis definitions", checked case by case by hand."""
 
 import pandas as pd
 import pytest

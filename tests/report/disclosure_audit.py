@@ -47,6 +47,16 @@ def audit(released: dict[str, pd.DataFrame], threshold: int) -> list[str]:
             if column in ("n", "events", "at_risk", "total") or (column.startswith("n_") and column != "n_iterations"):
                 for cell in table[column]:
                     check_cell(name, column, cell)
+        if name == "data_quality":  # counts and statistics of patients in one value column
+            patients = table["statistic"] == "patients"
+            for row in table[patients].itertuples(index=False):
+                check_cell(name, f"value ({row.section} {row.table} {row.field} patients)", row.value)
+                if value(row.value) is None and str(row.value) not in ("", "nan", "None"):
+                    same = table[(table["section"] == row.section) & (table["table"] == row.table)
+                                 & (table["field"] == row.field) & ~patients]
+                    if (~same["value"].astype(str).isin(["", "nan", "None"])).any():
+                        problems.append(f"data_quality {row.section} {row.table} {row.field}: numbers "
+                                        "released for fewer than the threshold of patients")
         if "note" in table:
             for note in table["note"].dropna().astype(str):
                 for number in re.findall(r"(?<![\w.])(\d+)(?: (?:patients?|events?|with))", note):

@@ -41,6 +41,35 @@ def test_the_workbook_and_the_manifest(sample_run):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"]["km_summary.csv"] == sha256_of(folder / "km_summary.csv")
     assert (folder / "report.html").read_bytes() == (sample_run / "results" / "report" / "report.html").read_bytes()
+    # every column of every sheet explained; shown counts are numbers, hidden ones text
+    explained = {(r[0], r[2]): r[3] for r in workbook["README"].iter_rows(values_only=True) if r and len(r) > 3}
+    unexplained = [(name, column) for name, table in shared(sample_run).items() for column in table.columns
+                   if not explained.get((name[:31], column))]
+    assert not unexplained
+    n = [row[rows[0].index("n")] for row in rows[1:]]
+    assert all(isinstance(v, int) or v.startswith(("<", "≈")) for v in n) and any(isinstance(v, int) for v in n)
+    assert not csv["n"].str.contains(",").any()
+
+
+def test_data_quality_of_fewer_than_t_patients_releases_no_other_number():
+    """A group with 1 to T - 1 patients: their follow-up quantiles and sums, or their
+    assessments, would describe those few patients."""
+    rows = [("follow_up", "patients", "last_contact_date - enrolment_date", "patients", 1),
+            ("follow_up", "patients", "last_contact_date - enrolment_date", "median_years", 10.9),
+            ("follow_up", "patients", "last_contact_date - enrolment_date", "total_person_years", 10.9),
+            ("assessments", "assessments", "HFMSE", "patients", 40),
+            ("assessments", "assessments", "HFMSE", "assessments", 440),
+            ("assessments", "assessments", "HFMSE", "median_per_patient", 11.0),
+            ("assessments", "assessments", "RULM", "patients", 2),
+            ("assessments", "assessments", "RULM", "assessments", 44),
+            ("assessments", "assessments", "RULM", "median_per_patient", 22.0)]
+    table = pd.DataFrame(rows, columns=["section", "table", "field", "statistic", "value"])
+    shown = release({"data_quality": table}, 5)["data_quality"]
+    assert shown["value"].astype(str).tolist() == ["<5", "nan", "nan", "40", "440", "11.0", "<5", "nan", "nan"]
+    assert audit({"data_quality": shown}, 5) == []
+    leaky = shown.copy()
+    leaky.loc[1, "value"] = 10.9
+    assert audit({"data_quality": leaky}, 5) != []
 
 
 @pytest.mark.parametrize("counts, expected", [

@@ -62,7 +62,7 @@ def _group(sma_type: pd.Series) -> pd.Series:
 
 
 def _survival_data(tables, group: str, endpoint: str) -> pd.DataFrame:
-    """entry/exit ages and event flag per registry-format.md §2 (natural-history mode)."""
+    """entry/exit ages and event flag per the README's "Analysis definitions" (natural-history mode)."""
     p = tables["patients"].set_index("patient_id")
     birth = _dates(p["birth_date"])
     events, treatments = tables["events"], tables["treatments"]

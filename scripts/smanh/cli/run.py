@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from smanh.cli.paths import PROFILES, SAMPLE_CONFIG, SAMPLE_REGISTRY, SNAKEFILE, workflow_file
+from smanh.cli.paths import PROFILES, REPOSITORY, SAMPLE_CONFIG, SAMPLE_REGISTRY, SNAKEFILE, workflow_file
 from smanh.errors import ConfigError, SmanhError
 
 REPORT = Path("results") / "report" / "report.html"
@@ -82,7 +82,8 @@ def snakemake_command(
     if slurm and cores is not None:
         raise SmanhError("--cores is for local runs; with --slurm, jobs in flight are set by the profile "
                          "(or: smanh run --slurm -- --jobs N)")
-    if config is None:  # the bundled study config, on the bundled sample registry by default
+    bundled = config is None
+    if bundled:  # the bundled study config, on the bundled sample registry by default
         config = workflow_file(SAMPLE_CONFIG)
         registry = registry or SAMPLE_REGISTRY
     config = config.expanduser().resolve()
@@ -94,13 +95,16 @@ def snakemake_command(
         raise ConfigError(f"config file '{config}' is not valid YAML: {error}") from None
     if not isinstance(settings, dict):
         raise ConfigError(f"config file '{config}' must be a mapping of keys to values")
-    override = {}
+    overrides: dict[str, dict] = {}
     if registry is not None:
         if settings.get("registry", {}).get("format", "canonical") != "canonical":
-            raise SmanhError("--registry names a canonical export; for a REDCap export set registry.redcap "
-                             "in the config")
-        override = {"path": str(registry.expanduser().resolve())}
-        settings.setdefault("registry", {}).update(override)
+            raise SmanhError("--registry names a canonical export; for a REDCap export set registry.redcap, "
+                             "for an OMOP CDM database registry.omop, in the config")
+        overrides["registry"] = {"path": str(registry.expanduser().resolve())}
+        settings.setdefault("registry", {}).update(overrides["registry"])
+    trial = settings.get("external_control", {}).get("trial", {})
+    if bundled and "path" in trial:  # the bundled trial arm, wherever the run directory is
+        overrides["external_control"] = {"trial": {"path": str(REPOSITORY / trial["path"])}}
     validate_config(settings, load_schema(workflow_file(SCHEMA)))
     profile = workflow_file(PROFILES / ("slurm" if slurm else "default"))
     command = [
@@ -108,8 +112,8 @@ def snakemake_command(
         "--snakefile", str(snakefile), "--directory", str(out.resolve()),
         "--workflow-profile", str(profile), "--configfile", str(config),
     ]
-    if override:  # merged into the config file's registry mapping (Snakemake updates nested keys)
-        command += ["--config", f"registry={json.dumps(override)}"]
+    if overrides:  # merged into the config file's mappings (Snakemake updates nested keys)
+        command += ["--config", *(f"{key}={json.dumps(value)}" for key, value in overrides.items())]
     if cores is not None:
         command += ["--cores", str(cores)]
     return command + list(snakemake_options)

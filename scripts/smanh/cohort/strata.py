@@ -1,4 +1,4 @@
-"""Group labels for stratified analyses (``registry-format.md`` §2).
+"""Group labels for stratified analyses (README, "Analysis definitions").
 
 SMA type groups: ``0``; ``1`` = {1, 1a, 1b, 1c}; ``2`` = {2, 2a, 2b}; ``3`` = {3, 3a, 3b};
 ``4``; ``unknown``. SMN2 copy groups: ``1``, ``2``, ``3``, ``4+``, ``unknown``; the rare

@@ -371,6 +371,13 @@ def _data_quality(table, threshold, **_):
             shown.loc[by_stat["percent_known"], "value"] = np.nan
     text = counts.text()
     shown["value"] = [t if c else v for t, c, v in zip(text, is_count, table["value"])]
+    # Fewer than T patients behind a group: its other numbers (follow-up quantiles and sum,
+    # assessments or records and their quantiles) describe those few patients, so not released.
+    few = (table["statistic"] == "patients").to_numpy() & (counts.state == Counts.HIDDEN)
+    for key in table.loc[few, ["section", "table", "field"]].itertuples(index=False):
+        group = ((table["section"] == key.section) & (table["table"] == key.table)
+                 & (table["field"] == key.field) & (table["statistic"] != "patients"))
+        shown.loc[group, "value"] = np.nan
     return shown
 
 

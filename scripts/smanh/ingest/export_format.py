@@ -1,4 +1,4 @@
-"""The canonical registry export, format v1 (``registry-format.md`` §1), as data.
+"""The canonical registry export, format v1 (README, "Your own export"), as data.
 
 One place says which tables and columns exist, which are required, their types and
 vocabularies; the reader and the validation use it, and so do the docs' tests.

@@ -76,8 +76,13 @@ def read_patients(reader) -> RawTable:
     patients.set_all("birth_date", birth_texts(persons[["year", "month", "day", "birth_day", "missing"]]))
     patients.set_all("sex", _sex(reader, persons["gender_concept_id"]))
     if site != "none":
-        sites = reader.db.frame(f"SELECT CAST(care_site_id AS BIGINT) AS care_site_id, "
-                              f"COALESCE(TRIM(CAST({site} AS VARCHAR)), '') AS site FROM {reader.cdm}.care_site")
+        sites = reader.query(  # only the cohort's care sites
+            "care_site",
+            f"SELECT CAST(s.care_site_id AS BIGINT) AS care_site_id, "
+            f"COALESCE(TRIM(CAST(s.{site} AS VARCHAR)), '') AS site FROM {reader.cdm}.care_site s "
+            f"WHERE s.care_site_id IN (SELECT p.care_site_id FROM {reader.cdm}.person p "
+            f"JOIN cohort c ON c.person_id = p.person_id)",
+        )
         site_ids = persons["care_site_id"].to_numpy(dtype=np.int64)
         known = site_ids >= 0
         names = dict(zip(sites["care_site_id"].astype(np.int64), sites["site"]))

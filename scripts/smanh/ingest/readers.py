@@ -7,7 +7,7 @@ the table as :class:`~smanh.ingest.problems.Finding` so that a patient can be ex
 them. Nothing here raises on bad content: typing and rules are applied afterwards
 (:mod:`smanh.ingest.registry`, :mod:`smanh.ingest.schema`).
 
-Formats of the canonical export (``registry-format.md`` §1):
+Formats of the canonical export (README, "Your own export"):
 
 * a folder of CSV files ``<table>.csv`` — UTF-8 (with or without BOM), else Windows-1252
   (the decision is noted per file: :attr:`RawTable.encoding_note`), comma or semicolon

@@ -1,4 +1,4 @@
-"""Reading and validating a registry export into the canonical tables (``registry-format.md`` §1).
+"""Reading and validating a registry export into the canonical tables (README, "Your own export").
 
 ``read_registry(path)`` reads a canonical export — a folder of CSV files, an ``.xlsx``
 workbook or a folder of Parquet files (:mod:`smanh.ingest.readers`) — or, with

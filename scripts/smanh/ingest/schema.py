@@ -1,4 +1,4 @@
-"""The rules of one canonical table as pandera schemas (``registry-format.md`` §1).
+"""The rules of one canonical table as pandera schemas (README, "Your own export").
 
 Built from :mod:`smanh.ingest.export_format` so that the format is stated once: vocabularies,
 value ranges, unique patient ids, the order of a patient's dates and the score range of

@@ -1,5 +1,5 @@
 """Motor-score progression: natural-history assessments, linear mixed models per scale and
-stratum, predicted trajectories, floor and ceiling counts (``registry-format.md`` §2).
+stratum, predicted trajectories, floor and ceiling counts (README, "Analysis definitions").
 
 Natural-history assessments
     Assessments of the scale dated strictly **before** the patient's first treatment start

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from smanh.disclosure.release import count_columns
 from smanh.jobs.files import write_csv, write_json
+from smanh.report.columns import describe
 
 README_SHEET = "README"
 EXPLANATION = [
@@ -22,7 +24,8 @@ EXPLANATION = [
     "count would let a reader recover a small one by subtraction (complementary suppression).",
     "Curves are read at every month of age within their estimable range, for strata with at least {T} events,",
     "while at least {T} patients are at risk; estimates of strata with fewer than {T} events are not released.",
-    "Column definitions: README of the workflow, section Outputs (results/tables/<name>.csv).",
+    "In these files a shown count is a number (2009), a hidden or rounded one text (<{T}, ≈1800).",
+    "Below: every column of every sheet. Each table in full: README of the workflow, section Outputs.",
 ]
 
 
@@ -32,6 +35,7 @@ def write_share(released: dict[str, pd.DataFrame], folder: str | Path, min_cell_
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {}
+    released = {name: machine_readable(name, table) for name, table in released.items()}
     for name, table in released.items():
         path = folder / f"{name}.csv"
         write_csv(table, path)
@@ -53,9 +57,10 @@ def write_workbook(released: dict[str, pd.DataFrame], path: Path, min_cell_count
     for line in EXPLANATION:
         sheet.append([line.format(T=min_cell_count, below=min_cell_count - 1)])
     sheet.append([])
-    sheet.append(["sheet", "table", "columns"])
+    sheet.append(["sheet", "table", "column", "meaning"])
     for name, table in released.items():
-        sheet.append([name[:31], f"{name}.csv", ", ".join(map(str, table.columns))])
+        for column in table.columns:
+            sheet.append([name[:31], f"{name}.csv", str(column), describe(str(column)) or ""])
     for name, table in released.items():
         data = workbook.create_sheet(name[:31])
         data.append(list(map(str, table.columns)))
@@ -73,6 +78,27 @@ def write_workbook(released: dict[str, pd.DataFrame], path: Path, min_cell_count
             if entry.filename == "docProps/core.xml":  # openpyxl stamps the saving time
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
             target.writestr(fixed, data)
+
+
+def machine_readable(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Shown counts as numbers (the report writes 2,009; a spreadsheet must be able to sum
+    them), hidden and rounded ones as text without separators (``<5``, ``≈1800``)."""
+    columns = count_columns(table)
+    if name == "data_quality":
+        columns = ["value"]
+    if not columns:
+        return table
+    table = table.copy()
+    for column in columns:
+        table[column] = [_count(cell) for cell in table[column]]
+    return table
+
+
+def _count(cell):
+    if not isinstance(cell, str):
+        return cell
+    text = cell.replace(",", "")
+    return int(text) if text.isdigit() else text
 
 
 def sha256_of(path: str | Path) -> str:

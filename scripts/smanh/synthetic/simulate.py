@@ -6,7 +6,7 @@ milestones, respiratory and nutritional events, death), lets disease-modifying t
 change that course from 2017 on, and then observes the population through a registry that
 opens on a calendar date, enrols living patients (true left truncation), loses some to
 follow-up and closes at a data cut. The result is the canonical export of
-``registry-format.md`` §1 (tables ``patients``, ``events``, ``treatments``,
+README, "Your own export" (tables ``patients``, ``events``, ``treatments``,
 ``assessments``), byte-for-byte reproducible from a seed.
 
 Command line::
