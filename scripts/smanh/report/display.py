@@ -66,6 +66,8 @@ def display_table(
     for column in frame.columns:
         if column in COUNT_COLUMNS:
             shown[column] = _counts_shown(frame, column, min_cell_count, groups)
+        elif column == "note":
+            shown[column] = ["" if _is_missing(v) else v for v in frame[column]]
         elif column in P_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):
             shown[column] = [format_p(v) for v in frame[column]]
         elif column in INTEGER_COLUMNS and pd.api.types.is_numeric_dtype(frame[column]):

@@ -93,7 +93,8 @@ def key_slopes(lmm_slopes: pd.DataFrame | None, empty_scales: dict) -> pd.DataFr
     if lmm_slopes is None or lmm_slopes.empty:
         return pd.DataFrame()
     slopes = lmm_slopes[lmm_slopes["stratify_by"].isin(["all", "sma_type"])]
-    strata = [s for s in dict.fromkeys(slopes["stratum"].map(level_label)) if s not in ("unknown", "")]
+    strata = sorted((s for s in dict.fromkeys(slopes["stratum"].map(level_label)) if s not in ("unknown", "")),
+                    key=lambda s: (s != "all", s))
     rows = []
     for scale, part in slopes.groupby("scale", sort=False):
         if scale in empty_scales:
