@@ -135,6 +135,7 @@ COUNT_HEADER = re.compile(
 # In running text and notes: a whole number right before a word that counts people or records.
 COUNT_IN_TEXT = re.compile(
     r"(?<![\w.,<≈])(\d[\d,]*)(?=(?:\s*\(\d+%\))? (?:patients?|events?|deaths?|records?|rows?|assessments?|pairs?|with)\b)")
+P_HEADER = re.compile(r"^(?:p|.* p|p .*)$")
 LEADING_COUNT = re.compile(r"^(\d[\d,]*)(?: \(|$)")
 
 
@@ -159,6 +160,8 @@ def audit_html(page: str, threshold: int) -> list[str]:
         for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
             cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
             for header, cell in zip(headers, cells):
+                if P_HEADER.match(header) and re.fullmatch(r"0\.0+", cell):
+                    problems.append(f"table cell {header!r}: p-value printed as {cell}")
                 if not COUNT_HEADER.match(header):
                     continue
                 for part in cell.split(" / "):
@@ -174,6 +177,6 @@ def audit_html(page: str, threshold: int) -> list[str]:
     if re.search(r"(?<![\w-])(?:nan|NaN|None)(?![\w-])", text):
         where = re.search(r"(?<![\w-])(?:nan|NaN|None)(?![\w-])", text)
         problems.append(f"'nan' in the report: {text[max(0, where.start() - 60):where.end() + 20]!r}")
-    if re.search(r"\bp\s*(?:=\s*)?0\.000\b|(?<![\d.])0\.000(?![\d])", text):
-        problems.append("a p-value or estimate printed as 0.000")
+    if re.search(r"\bp\s*(?:=\s*)?0\.0+\b", text):
+        problems.append("a p-value printed as 0.000")
     return problems
