@@ -27,7 +27,8 @@ def format_number(value, digits: int = 2) -> str:
     """Estimates to ``digits`` decimals; not reached / not estimable as an em dash."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    return f"{value:.{digits}f}"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.00"
 
 
 def format_p(value) -> str:
@@ -173,7 +174,7 @@ def _quantity(r) -> str:
 # Notes in a table cell as a short phrase; the whole note becomes a numbered footnote under
 # the table, so rows stay one line high. First match wins; otherwise the note's opening words.
 NOTE_PHRASES = (
-    (re.compile(r"^never \S+ patients at risk at once"), "not estimable"),
+    (re.compile(r"^never .*?patients at risk at once"), "not estimable"),
     (re.compile(r"^landmark age\(s\)"), "landmarks outside range"),
     (re.compile(r"^fewer than \S+ events"), "too few events"),
     (re.compile(r"^fewer than \S+ patients"), "too few patients"),
@@ -184,6 +185,26 @@ NOTE_PHRASES = (
     (re.compile(r"^no "), "none"),
 )
 SHORT_NOTE = 28
+
+
+# A count in running text: a whole number before a word that counts people or records.
+COUNT_IN_TEXT = re.compile(
+    r"(?<![\w.,<≈])(\d+)((?:\s*\(\d+%\))? (?:patients?|events?|deaths?|records?|rows?|assessments?|pairs?|with)\b)")
+
+
+def plain_text(text, min_cell_count: int):
+    """``text`` with every count from 1 to ``min_cell_count - 1`` written "fewer than T" (as
+    the released notes are, and also before "with", "deaths", "records", ...)."""
+    if not isinstance(text, str):
+        return text
+
+    def rewrite(match):
+        before = text[max(0, match.start() - 12):match.start()]
+        if re.search(r"(?:than|least)\s*$", before) or not 0 < int(match[1]) < min_cell_count:
+            return match[0]
+        return f"fewer than {min_cell_count}{match[2]}"
+
+    return COUNT_IN_TEXT.sub(rewrite, text)
 
 
 def note_phrase(note: str) -> str:
@@ -221,7 +242,8 @@ def tabulate(frame: pd.DataFrame | None, source: str | None = None, text_columns
     lines = ["<table>", "<tr>" + "".join(
         f'<th{text_class if i < text_columns or c == "note" else ""}>{escape(str(c).replace("_", " "))}</th>'
         for i, c in enumerate(columns)) + "</tr>"]
-    notes = plain_notes(frame["note"], min_cell_count) if "note" in frame else None
+    notes = plain_notes(frame["note"], min_cell_count).map(lambda t: plain_text(t, min_cell_count)) \
+        if "note" in frame else None
     for position, row in enumerate(frame.itertuples(index=False)):
         cells = []
         for i, (column, value) in enumerate(zip(columns, row)):

@@ -29,6 +29,7 @@ from smanh.report.display import (
     embed_figure,
     format_number,
     level_label,
+    plain_text,
     table1_display,
     tabulate,
 )
@@ -180,8 +181,8 @@ def render_report(
         cox_forest=embed_figure(figures["cox_forest"]),
         survival={name: part for name, part in survival.items() if name not in empty["endpoints"]},
         comparison=comparison_display(tables["published_comparison"]),
-        limitations=data_limitations(tables, summary, min_cell_count, empty),
-        warnings=warnings(tables, summary, min_cell_count, empty),
+        limitations=[plain_text(w, min_cell_count) for w in data_limitations(tables, summary, min_cell_count, empty)],
+        warnings=[plain_text(w, min_cell_count) for w in warnings(tables, summary, min_cell_count, empty)],
         strobe=strobe_checklist(),
         config_yaml=yaml.safe_dump(config, sort_keys=False),
         progression=progression_context(

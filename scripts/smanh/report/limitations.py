@@ -91,10 +91,10 @@ def _exclusions(cohort_flow: pd.DataFrame, min_cell_count: int, skip: set[str]) 
     validation = cohort_flow[(cohort_flow["endpoint"] == "all") & (cohort_flow["step"] == "excluded")]
     if len(validation) and validation["n"].sum() > 0:
         lines.append(f"Excluded at validation: {show_count(int(validation['n'].sum()), min_cell_count)} patients.")
-    endpoints = excluded["endpoint"].drop_duplicates()
+    endpoints = set(cohort_flow.loc[~cohort_flow["endpoint"].isin(["all", *skip]), "endpoint"])
     for reason, rows in excluded[excluded["endpoint"] != "all"].groupby("reason", sort=False):
         counts = {show_count(int(n), min_cell_count) for n in rows["n"]}
-        which = ("every endpoint" if set(rows["endpoint"]) == set(endpoints) and len(endpoints) > 1
+        which = ("every endpoint" if set(rows["endpoint"]) == endpoints and len(endpoints) > 1
                  else ", ".join(e.replace("_", " ") for e in rows["endpoint"]))
         shown = next(iter(counts)) if len(counts) == 1 else "from " + " to ".join(
             sorted(counts, key=lambda c: float(c.strip("<≈").replace(",", "")))[::len(counts) - 1])
