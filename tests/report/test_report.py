@@ -157,7 +157,7 @@ def test_the_first_page_holds_the_key_estimates_and_the_facts(sample_run):
 def test_every_table_names_its_released_csv(sample_run):
     html = report_html(sample_run)
     share = sample_run / "results" / "share"
-    tables = re.findall(r"<table[^>]*>.*?</table>\s*(?:<ol class=\"footnotes\">.*?</ol>\s*)?(<p class=\"source\">[^<]*</p>)?",
+    tables = re.findall(r"<table[^>]*>.*?</table>\s*(?:<p class=\"footnotes\">.*?</p>\s*)?(<p class=\"source\">[^<]*</p>)?",
                         html, flags=re.S)
     named = re.findall(r'<p class="source">results/share/([\w]+\.csv)</p>', html)
     assert len(named) >= 15
@@ -182,4 +182,4 @@ def test_notes_are_short_phrases_with_footnotes(sample_run):
     html = report_html(sample_run)
     for cell in re.findall(r'<td class="text">([^<]*)<sup>\d+</sup></td>', html):
         assert len(cell) <= 28, cell
-    assert re.search(r'<ol class="footnotes"><li>', html)
+    assert re.search(r'<p class="footnotes"><span class="footnote"><sup>1</sup> ', html)

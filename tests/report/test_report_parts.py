@@ -91,9 +91,9 @@ def test_notes_become_a_phrase_and_a_numbered_footnote():
     html = str(tabulate(pd.DataFrame({"stratum": ["1", "2", "3"], "n": ["10", "20", "30"],
                                       "note": [long, NAN, left_out]}), "km_summary", 1, 5))
     assert "not estimable<sup>1</sup>" in html and "some left out<sup>2</sup>" in html
-    assert f"<li>{long}</li>" in html
+    assert f"<sup>1</sup> {long}.</span>" in html
     # a small count in a note, whatever word follows it
-    assert "<li>60 with unknown smn2_copies left out; fewer than 5 with unknown sex left out</li>" in html
+    assert "<sup>2</sup> 60 with unknown smn2_copies left out; fewer than 5 with unknown sex left out.</span>" in html
     assert '<p class="source">results/share/km_summary.csv</p>' in html
     assert "nan" not in html
 

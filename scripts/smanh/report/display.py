@@ -263,7 +263,10 @@ def tabulate(frame: pd.DataFrame | None, source: str | None = None, text_columns
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</table>")
     if footnotes:
-        lines.append('<ol class="footnotes">' + "".join(f"<li>{escape(f)}</li>" for f in footnotes) + "</ol>")
+        # one run-on paragraph, not a list: a line per note would double an endpoint's page
+        lines.append('<p class="footnotes">' + " ".join(
+            f'<span class="footnote"><sup>{i}</sup> {escape(f.rstrip("."))}.</span>' for i, f in enumerate(footnotes, start=1))
+            + "</p>")
     if source:
         lines.append(f'<p class="source">{escape(share_folder)}/{escape(source)}.csv</p>')
     return Markup("\n".join(lines))

@@ -189,9 +189,29 @@ def render_report(
             {name: tables[name] for name in PROGRESSION_REPORT_TABLES if name in tables},
             figures.get("spaghetti_figures", []), figures.get("change_figures", []), min_cell_count,
         ),
-        external_control=external_control_context(tables, figures.get("external_control_figures", []),
-                                                  min_cell_count),
+        external_control=_primary_only(external_control_context(
+            tables, figures.get("external_control_figures", []), min_cell_count)),
     )
+
+
+SENSITIVITY_MODELS = ("without baseline score",)
+
+
+def _primary_only(context: dict | None) -> dict | None:
+    """The external control's effects and motor outcome of the primary model (and the
+    unadjusted comparison) in the report; the model without the baseline score stays in
+    ``external_control_effects.csv`` / ``external_control_motor.csv``."""
+    if not context:
+        return context
+
+    def keep(frame):
+        if frame is None or "model" not in frame:
+            return frame
+        return frame[~frame["model"].isin(SENSITIVITY_MODELS)].reset_index(drop=True)
+
+    context["effects"] = {name: keep(frame) for name, frame in context["effects"].items()}
+    context["motor"] = keep(context["motor"])
+    return context
 
 
 def _enough_patients(lmm_slopes: pd.DataFrame | None, min_cell_count: int) -> pd.DataFrame | None:
