@@ -13,6 +13,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from smanh.disclosure import show_count, show_group
+from smanh.disclosure.release import plain_notes
 from smanh.figures.forest import level_label, term_label  # noqa: F401 (the report's labels)
 
 COUNT_COLUMNS = ("n", "events", "at_risk")
@@ -232,8 +233,6 @@ def tabulate(frame: pd.DataFrame | None, source: str | None = None, text_columns
     note blank), each note shortened to a phrase with its whole text as a numbered footnote
     (counts in notes below ``min_cell_count`` written "fewer than T"), and a caption naming the
     CSV the numbers are in (``results/share/<source>.csv``)."""
-    from smanh.disclosure.release import plain_notes
-
     if frame is None or len(frame) == 0:
         return Markup("")
     columns = list(frame.columns)

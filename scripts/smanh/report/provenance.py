@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import smanh
+from smanh.report.front_page import registry_facts
 
 PACKAGES = ("smanh", "snakemake", "pandas", "numpy", "scipy", "lifelines", "matplotlib", "seaborn", "pyarrow", "jinja2")
 REPOSITORY = Path(smanh.__file__).resolve().parents[2]
@@ -58,8 +59,6 @@ def run_summary(sources: dict, config: dict, cohort_flow, km_summary, patients=N
     what validation did, the effective config), the export's calendar facts (month of the
     first enrolment, number of sites; from the validated ``patients``) and the key tables,
     machine-readable."""
-    from smanh.report.front_page import registry_facts
-
     return {
         "workflow": {"version": workflow_version(), "git_commit": git_commit(), "run_date": run_date()},
         "software": package_versions(),
