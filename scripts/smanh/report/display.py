@@ -183,7 +183,6 @@ NOTE_PHRASES = (
     (re.compile(r"^singular fit"), "singular fit"),
     (re.compile(r"^random intercept only"), "random intercept only"),
     (re.compile(r"left out"), "some left out"),
-    (re.compile(r"^no "), "none"),
 )
 SHORT_NOTE = 28
 
