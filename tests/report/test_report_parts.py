@@ -5,7 +5,10 @@ the forest plot's labels and ticks, the STROBE checklist."""
 import math
 
 import pandas as pd
+from report.disclosure_audit import audit_html
+from shapes import run_in_process
 
+from conftest import SAMPLE
 from smanh.figures.forest import forest_figure, log_ticks, subset_label, term_label
 from smanh.report.display import display_table, format_number, format_p, note_phrase, plain_text, tabulate
 from smanh.report.front_page import facts, key_medians, key_slopes, registry_facts
@@ -127,3 +130,18 @@ def test_strobe_has_the_22_items():
 def test_small_counts_in_sentences_are_written_fewer_than_the_threshold():
     assert plain_text("3 deaths are dated after; 12 patients; fewer than 10 patients; 0 events", 5) == (
         "fewer than 5 deaths are dated after; 12 patients; fewer than 10 patients; 0 events")
+
+
+def test_a_report_with_individual_level_figures_says_so_on_its_first_page(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    patients = pd.read_csv(SAMPLE / "patients.csv", dtype=str, keep_default_na=False).iloc[:60]
+    for name in ("patients", "events", "treatments", "assessments"):
+        frame = pd.read_csv(SAMPLE / f"{name}.csv", dtype=str, keep_default_na=False)
+        frame[frame["patient_id"].isin(patients["patient_id"])].to_csv(export / f"{name}.csv", index=False)
+    config = {"report": {"individual_level_figures": True},
+              "progression": {"scales": ["HFMSE"]}}
+    html = run_in_process(export, tmp_path / "out", config, draw_figures=False)["html"]
+    front = html[:html.index('<h2 id="methods">')]
+    assert "This report contains individual-level data" in front
+    assert audit_html(html, 5) == []
