@@ -215,9 +215,9 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
     optional = {name: tables[name] for name in ("lmm_slopes", "change_12m") if scales}
     tables["published_comparison"] = _as_read(comparison_table(reference, tables["km_curves"], **optional),
                                               out / "published_comparison.csv")
-    figures["cox_forest"] = _draw(forest_figure(tables["cox"]), out / "cox_forest", draw_figures)
     with open(canonical.sources, encoding="utf-8") as handle:
-        summary = run_summary(json.load(handle), config, tables["cohort_flow"], tables["km_summary"])
+        summary = run_summary(json.load(handle), config, tables["cohort_flow"], tables["km_summary"],
+                              stored.patients)
     write_json(summary, out / "summary.json")
     with open(out / "summary.json", encoding="utf-8") as handle:
         summary = json.load(handle)
@@ -227,6 +227,7 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
     released = release({name: table for name, table in shown.items() if table is not None},
                        config["report"]["min_cell_count"])
     summary["released"] = {"files": write_share(released, out / "share", config["report"]["min_cell_count"])}
+    figures["cox_forest"] = _draw(forest_figure(read_csv(out / "share" / "cox.csv")), out / "cox_forest", draw_figures)
     html = render_report(TEMPLATE, title="shape", summary=summary, tables=shown, figures=figures,
                          min_cell_count=config["report"]["min_cell_count"])
     return {"tables": shown, "html": html, "released": released}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from report.disclosure_audit import audit
+from report.disclosure_audit import audit, audit_html
 from shapes import configs, registries, run_in_process, write_registry
 
 from smanh.config.endpoints import endpoint_names
@@ -45,6 +45,7 @@ def test_any_valid_registry_runs_to_a_report(case):
         curve = out[name]
         assert ((curve["time_years"] > curve["from_age"]) & (curve["time_years"] <= curve["to_age"])).all(), name
     assert audit(result["released"], 5) == []  # nothing released discloses a small count
+    assert audit_html(result["html"], 5) == []  # nor does the report: every number in its text
     flow = out["cohort_flow"]
     validated = int(flow.loc[flow["step"] == "validated", "n"].iloc[0])
     assert validated == len(tables["patients"])

@@ -1,4 +1,4 @@
-"""Rule cox_forest: forest plot of the Cox models' hazard ratios (PNG 300 dpi + SVG)."""
+"""Rule cox_forest: forest plot of the Cox models' hazard ratios from the released table (PNG 300 dpi + SVG)."""
 
 import gc
 

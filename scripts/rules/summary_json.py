@@ -6,6 +6,8 @@ gc.disable()  # while importing: no garbage, only collections (run_rule turns it
 
 import json
 
+import pandas as pd
+
 from smanh.jobs.files import read_csv, write_json
 from smanh.jobs.run import run_rule
 from smanh.report.provenance import run_summary
@@ -19,6 +21,7 @@ def main():
         dict(snakemake.params.config),
         read_csv(snakemake.input.cohort_flow),
         read_csv(snakemake.input.km_summary),
+        pd.read_parquet(snakemake.input.patients, columns=["enrolment_date", "site"]),
     )
     write_json(summary, snakemake.output[0])
 

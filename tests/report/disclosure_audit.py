@@ -134,3 +134,59 @@ def audit(released: dict[str, pd.DataFrame], threshold: int) -> list[str]:
             if not np.allclose(months, np.round(months), atol=1e-4):
                 problems.append(f"{name}: curve ages off the monthly grid")
     return problems
+
+
+# --------------------------------------------------------------------------- the report's HTML
+# Table headers whose cells are counts of patients, events or records (Table 1's type columns:
+# a count with its percentage, or a statistic with decimals, which is no count).
+COUNT_HEADER = re.compile(
+    r"^(?:n|events|patients|assessments|rows|at floor|at ceiling|patients ever at (?:floor|ceiling)|"
+    r"eligible|matched|trial|registry|all|type .+|n / events)$")
+# In running text and notes: a whole number right before a word that counts people or records.
+COUNT_IN_TEXT = re.compile(
+    r"(?<![\w.,<≈])(\d[\d,]*)(?=(?:\s*\(\d+%\))? (?:patients?|events?|deaths?|records?|rows?|assessments?|pairs?|with)\b)")
+P_HEADER = re.compile(r"^(?:p|.* p|p .*)$")
+LEADING_COUNT = re.compile(r"^(\d[\d,]*)(?: \(|$)")
+
+
+def _text(fragment: str) -> str:
+    import html as html_lib
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+def audit_html(page: str, threshold: int) -> list[str]:
+    """Every number the report's HTML shows is 0, at least the threshold, ``<T``, a rounded
+    ``≈`` value or a statistic that is no count (a decimal, a percentage, an age, an
+    estimate): in every table cell under a count header, in running text and in notes and
+    footnotes (a whole number before "patients", "events", ...). No ``nan`` anywhere, no
+    p-value printed as 0.000."""
+    problems: list[str] = []
+    body = re.sub(r'src="data:[^"]+"', "", page)
+    body = re.sub(r"<style.*?</style>", "", body, flags=re.S)
+    body = re.sub(r"<pre.*?</pre>", "", body, flags=re.S)  # the effective configuration
+    for table in re.findall(r"<table[^>]*>.*?</table>", body, flags=re.S):
+        headers = [_text(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table, flags=re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+            cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+            for header, cell in zip(headers, cells):
+                if P_HEADER.match(header) and re.fullmatch(r"0\.0+", cell):
+                    problems.append(f"table cell {header!r}: p-value printed as {cell}")
+                if not COUNT_HEADER.match(header):
+                    continue
+                for part in cell.split(" / "):
+                    match = LEADING_COUNT.match(part.strip())
+                    if match and 0 < int(match.group(1).replace(",", "")) < threshold:
+                        problems.append(f"table cell {header!r}: {cell!r} is below {threshold}")
+    text = _text(re.sub(r"<svg.*?</svg>", lambda m: _text(m.group(0)), body, flags=re.S))
+    for match in COUNT_IN_TEXT.finditer(text):
+        number = int(match.group(1).replace(",", ""))
+        before = text[max(0, match.start() - 12):match.start()]
+        if 0 < number < threshold and not re.search(r"(?:fewer than|at least|least|than)\s*$", before):
+            problems.append(f"text: {text[max(0, match.start() - 40):match.end() + 30]!r} holds a count below {threshold}")
+    if re.search(r"(?<![\w-])(?:nan|NaN|None)(?![\w-])", text):
+        where = re.search(r"(?<![\w-])(?:nan|NaN|None)(?![\w-])", text)
+        problems.append(f"'nan' in the report: {text[max(0, where.start() - 60):where.end() + 20]!r}")
+    if re.search(r"\bp\s*(?:=\s*)?0\.0+\b", text):
+        problems.append("a p-value printed as 0.000")
+    return problems

@@ -4,11 +4,13 @@ date, and `snakemake --report` works too."""
 
 import base64
 import html as html_lib
+import json
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from report.disclosure_audit import audit_html
 
 from conftest import leaked_identifiers, leaked_patient_dates, run_snakemake
 from smanh.figures.survival import km_figure
@@ -56,6 +58,11 @@ def table_values(run_dir) -> set[str]:
 def test_every_number_in_the_results_is_in_the_tables(sample_run):
     html = report_html(sample_run)
     known = table_values(sample_run)
+    # the first page's calendar facts come from summary.json (data cut-off, first enrolment month)
+    facts = json.loads((sample_run / "results" / "summary.json").read_text())
+    for date in (facts["registry"]["data_cutoff"], facts["registry_facts"]["first_enrolment"]):
+        known.update(re.findall(r"\d+", date))
+    known.add(str(facts["registry_facts"]["sites"]))
     # Constants of the definitions and the config that the result sections quote.
     config_numbers = {"95", "0.05", "5", "10", "12", "3", "2", "15", "1", "7", "16", "14", "365.25"}
     missing = set()
@@ -106,13 +113,13 @@ def test_snakemake_report_registers_the_figures(sample_run):
 
 
 def test_every_figure_is_embedded_as_its_svg(sample_run):
-    """The report's figures are the SVG files of results/figures/, byte for byte (but the
-    cumulative-incidence panels of the endpoints without a competing event, which would
-    only say so)."""
+    """The report's figures are the SVG files of results/figures/, byte for byte; the
+    cumulative-incidence, parametric and 12-month-change figures stay in results/figures/
+    (their tables are in results/share/), to keep the report short."""
     embedded = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', report_html(sample_run))
     figures = sample_run / "results" / "figures"
-    fatal = {"cuminc_death.svg", "cuminc_death_or_permanent_ventilation.svg"}
-    svgs = {path.read_bytes() for path in figures.glob("*.svg") if path.name not in fatal}
+    outside = ("cuminc_", "parametric_", "change_12m_")
+    svgs = {path.read_bytes() for path in figures.glob("*.svg") if not path.name.startswith(outside)}
     assert len(embedded) == len(svgs) >= 10
     assert {base64.b64decode(data) for data in embedded} == svgs
 
@@ -127,3 +134,52 @@ def test_numbers_at_risk_under_the_curves_are_suppressed(sample_run):
     assert numbers and min(numbers) >= 5
     assert any(t == "<5" for t in texts)
     assert np.isfinite(numbers).all()
+
+
+def test_every_number_of_the_report_is_released_under_the_count_rules(sample_run):
+    """The independent audit of the HTML (disclosure_audit.audit_html): every count in a
+    table, in the text and in the notes is 0, at least the threshold, <T or ≈; no 'nan', no
+    p-value printed as 0.000."""
+    assert audit_html(report_html(sample_run), 5) == []
+
+
+def test_the_first_page_holds_the_key_estimates_and_the_facts(sample_run):
+    html = report_html(sample_run)
+    front = section_text(html[:html.index('<h2 id="methods">')] + '<h2 id="end">', "summary")
+    for fact in ("Data cut-off", "Calendar period", "Sites", "Key estimates"):
+        assert fact in front, fact
+    assert re.search(r"\d+\.\d \(\d+\.\d to \d+\.\d\)", front), "a median with its confidence interval"
+    assert "individual-level data" not in front  # off by default
+    for anchor in ("#methods", "#survival", "#warnings", "#strobe", "#provenance"):
+        assert f'href="{anchor}"' in html[:html.index('<h2 id="methods">')]
+
+
+def test_every_table_names_its_released_csv(sample_run):
+    html = report_html(sample_run)
+    share = sample_run / "results" / "share"
+    tables = re.findall(r"<table[^>]*>.*?</table>\s*(?:<p class=\"footnotes\">.*?</p>\s*)?(<p class=\"source\">[^<]*</p>)?",
+                        html, flags=re.S)
+    named = re.findall(r'<p class="source">results/share/([\w]+\.csv)</p>', html)
+    assert len(named) >= 15
+    for name in named:
+        assert (share / name).exists(), name
+    # the tables without a CSV line: the first page's not-recorded list, the endpoint definitions,
+    # provenance and the STROBE checklist
+    assert sum(1 for source in tables if not source) <= 8
+
+
+def test_strobe_appendix_maps_all_22_items(sample_run):
+    html = report_html(sample_run)
+    part = html[html.index('<h2 id="strobe">'):]
+    rows = re.findall(r"<tr><td>(\d+)</td>", part)
+    assert rows == [str(i) for i in range(1, 23)]
+    anchors = set(re.findall(r'href="#([\w-]+)"', part))
+    ids = set(re.findall(r'id="([\w-]+)"', html))
+    assert anchors <= ids, anchors - ids
+
+
+def test_notes_are_short_phrases_with_footnotes(sample_run):
+    html = report_html(sample_run)
+    for cell in re.findall(r'<td class="text">([^<]*)<sup>\d+</sup></td>', html):
+        assert len(cell) <= 28, cell
+    assert re.search(r'<p class="footnotes"><span class="footnote"><sup>1</sup> ', html)

@@ -45,12 +45,18 @@ def test_an_extreme_export_runs_to_a_complete_report(shape, tmp_path):
     assert "Traceback" not in result.stderr
     report = (run_dir / "results" / "report" / "report.html").read_text()
     warnings = report[report.index('id="warnings"'):report.index('id="provenance"')]
+    front = report[:report.index('<h2 id="methods">')]
     if shape == "no_events":
-        assert report.count("<strong>Not estimated</strong>: not recorded") == 7  # every endpoint
-        assert "Endpoint death: not recorded: the export holds no deaths" in warnings
+        # one line each in the first page's "Not recorded" table, no empty section
+        assert front.count('<td class="text">endpoint</td>') == 7  # every endpoint
+        assert "the export holds no deaths" in front
+        assert "Not recorded in the export, so not estimated: death or permanent ventilation, death" in warnings
+        assert 'class="endpoint"' not in report
     if shape == "no_assessments":
-        assert report.count("<strong>Not estimated</strong>: not recorded") == 6  # every scale
-        assert "Scale HFMSE: not recorded: the export holds no HFMSE assessments" in warnings
+        assert front.count('<td class="text">scale</td>') == 6  # every scale
+        assert "the export holds no HFMSE assessments" in front
+        assert "Not recorded in the export, so not estimated: HFMSE" in warnings
+        assert 'id="scale-HFMSE"' not in report
     if shape == "three_patients":
         assert re.search(r"endpoint × stratum combinations have fewer than 10 patients", warnings)
     slopes = pd.read_csv(run_dir / "results" / "tables" / "lmm_slopes.csv")

@@ -4,6 +4,7 @@
 rule summary_json:
     input:
         sources="results/canonical/sources.json",
+        patients="results/canonical/patients.parquet",
         cohort_flow="results/tables/cohort_flow.csv",
         km_summary="results/tables/km_summary.csv",
     output:
@@ -43,7 +44,7 @@ rule published_comparison:
 
 rule cox_forest:
     input:
-        cox="results/tables/cox.csv",
+        cox="results/share/cox.csv",  # released: its n / events as the report may show them
     output:
         forest_png=report(
             "results/figures/cox_forest.png",

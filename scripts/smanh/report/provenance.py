@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import smanh
+from smanh.report.front_page import registry_facts
 
 PACKAGES = ("smanh", "snakemake", "pandas", "numpy", "scipy", "lifelines", "matplotlib", "seaborn", "pyarrow", "jinja2")
 REPOSITORY = Path(smanh.__file__).resolve().parents[2]
@@ -53,13 +54,16 @@ def _git(repository: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def run_summary(sources: dict, config: dict, cohort_flow, km_summary) -> dict:
+def run_summary(sources: dict, config: dict, cohort_flow, km_summary, patients=None) -> dict:
     """``summary.json``: provenance (commit, run date, software, the export's files and
-    what validation did, the effective config) and the key tables, machine-readable."""
+    what validation did, the effective config), the export's calendar facts (month of the
+    first enrolment, number of sites; from the validated ``patients``) and the key tables,
+    machine-readable."""
     return {
         "workflow": {"version": workflow_version(), "git_commit": git_commit(), "run_date": run_date()},
         "software": package_versions(),
         "registry": sources,
+        "registry_facts": registry_facts(patients),
         "config": config,
         "cohort_flow": cohort_flow.to_dict(orient="records"),
         "kaplan_meier": km_summary.to_dict(orient="records"),
