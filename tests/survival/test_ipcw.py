@@ -166,3 +166,20 @@ def test_separation_falls_back_to_fewer_terms():
     weights = ipcw_weights(data, IpcwOptions())
     assert any("without motor terms" in note for note in weights.notes)
     assert not any("CHOP" in c for c in weights.denominator.columns)
+
+
+def test_every_fitted_interval_a_start_gives_weights_one_with_a_note():
+    data = intervals("simulated")
+    one = data[data["treated"] == 1].drop_duplicates("patient_id").head(3)
+    weights = ipcw_weights(one.reset_index(drop=True), IpcwOptions())
+    assert (weights.weight == 1).all() and "no treatment model could be fitted" in weights.notes[0]
+    tables = ipcw_tables("death", one, IpcwOptions(), ["all"], [1.0], [2.0])
+    assert "no treatment model" in tables["ipcw_model"]["note"].iloc[0]
+
+
+def test_truncation_percentiles_in_order():
+    from smanh.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        IpcwOptions.from_config({"enabled": True, "interval_months": 3, "truncate_percentiles": [99, 1],
+                                 "motor_scales": [], "calendar_periods": []})

@@ -23,7 +23,9 @@ Levels of a categorical covariate (period, type, SMN2) in which nobody started a
 have a probability 0 of starting one (the maximum likelihood estimate): their rows are
 left out of both fits and their factor is 1. Columns that are empty or collinear on the
 fitted rows are dropped; a model that still has no finite estimate (separation) is refitted
-without the motor scores, then without SMN2, type and period in turn (a note says so).
+without the motor scores, then without SMN2, type, period and age in turn (a note says so);
+when not even an intercept can be fitted (every fitted interval has a start), the weights
+are 1 with a note.
 
 The weight of a row is the cumulative product over the patient's rows up to and including
 it of ``P(no start | numerator) / P(no start | denominator)`` (a start in the interval
@@ -39,12 +41,12 @@ import numpy as np
 import pandas as pd
 
 from smanh.cohort.intervals import score_column
-from smanh.errors import ModelError
+from smanh.errors import ConfigError, ModelError
 from smanh.survival.logistic import LogisticFit, fit_logistic
 
 NUMERATOR_TERMS = ("age", "age^2")
 # terms dropped in turn when the denominator model has no finite estimate
-FALLBACK_ORDER = ("motor", "smn2", "sma_type", "period")
+FALLBACK_ORDER = ("motor", "smn2", "sma_type", "period", "age")
 RANK_TOLERANCE = 1e-9
 
 
@@ -60,6 +62,9 @@ class IpcwOptions:
 
     @classmethod
     def from_config(cls, ipcw: dict) -> IpcwOptions:
+        low, high = ipcw["truncate_percentiles"]
+        if low > high:
+            raise ConfigError(f"analysis.ipcw.truncate_percentiles: {low} is above {high}")
         return cls(bool(ipcw["enabled"]), float(ipcw["interval_months"]),
                    tuple(float(p) for p in ipcw["truncate_percentiles"]),
                    tuple(ipcw["motor_scales"]), tuple(int(y) for y in ipcw["calendar_periods"]))
@@ -142,7 +147,7 @@ def independent_columns(x: np.ndarray, names: list[str]) -> list[str]:
 def fit_treatment_model(x: pd.DataFrame, y: np.ndarray, groups: dict[str, list[str]], terms: list[str],
                         notes: list[str], label: str) -> tuple[LogisticFit, list[str]]:
     """The logistic model of ``y`` on the columns of ``terms`` (independent ones), with the
-    fallback of the module docstring; ``(fit, columns)``."""
+    fallback of the module docstring (at last an intercept only); ``(fit, columns)``."""
     order = [t for t in FALLBACK_ORDER if t in terms]
     active = list(terms)
     while True:
@@ -172,8 +177,12 @@ def ipcw_weights(intervals: pd.DataFrame, options: IpcwOptions) -> Weights:
     fitted = ~zero
     notes: list[str] = []
     x_fit, y_fit = x[fitted], y[fitted]
-    den, _ = fit_treatment_model(x_fit, y_fit, groups, list(groups), notes, "denominator")
-    num, _ = fit_treatment_model(x_fit, y_fit, groups, ["age"], notes, "numerator")
+    try:
+        den, _ = fit_treatment_model(x_fit, y_fit, groups, list(groups), notes, "denominator")
+        num, _ = fit_treatment_model(x_fit, y_fit, groups, ["age"], notes, "numerator")
+    except ModelError as err:
+        return Weights(np.zeros(n), np.zeros(n), ones, ones, (1.0, 1.0), None, None,
+                       [f"no treatment model could be fitted ({err}): weights are 1"])
     p_den, p_num = np.zeros(n), np.zeros(n)
     p_den[fitted] = den.fitted
     p_num[fitted] = num.fitted
