@@ -93,7 +93,15 @@ def ipcw_comparison(tables: dict[str, pd.DataFrame | None], endpoint: str, analy
     options = analysis["ipcw"]
     return {"table": table, "weights": weight_line(tables.get("ipcw_model"), endpoint, min_cell_count),
             "interval_months": f"{options['interval_months']:g}",
-            "truncate": "{:g}th and {:g}th".format(*options["truncate_percentiles"])}
+            "truncate": " and ".join(map(ordinal, options["truncate_percentiles"]))}
+
+
+def ordinal(value: float) -> str:
+    """``1st``, ``2nd``, ``99th``, ``12.5th``."""
+    text = f"{value:g}"
+    if not float(value).is_integer() or 10 <= int(value) % 100 <= 20:
+        return f"{text}th"
+    return text + {1: "st", 2: "nd", 3: "rd"}.get(int(value) % 10, "th")
 
 
 def weight_line(model: pd.DataFrame | None, endpoint: str, min_cell_count: int) -> str:
