@@ -8,7 +8,7 @@ gc.disable()  # while importing: no garbage, only collections (run_rule turns it
 
 import pandas as pd
 
-from smanh.cohort.intervals import person_intervals, write_intervals
+from smanh.cohort.intervals import endpoint_intervals, write_intervals
 from smanh.ingest.canonical import load_canonical
 from smanh.jobs.run import run_rule
 
@@ -16,7 +16,7 @@ from smanh.jobs.run import run_rule
 def main():
     ipcw = snakemake.params.ipcw
     export = load_canonical(snakemake.input)
-    intervals = person_intervals(
+    intervals = endpoint_intervals(  # one endpoint at a time
         pd.read_parquet(snakemake.input.natural_history),
         export.patients,
         export.assessments,

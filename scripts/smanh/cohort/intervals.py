@@ -19,12 +19,14 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from smanh.config.endpoints import TIME_ORIGINS, endpoint
 from smanh.config.units import DAYS_PER_YEAR
-from smanh.jobs.files import write_parquet
 
 PATIENT_COLUMNS = ["patient_id", "sma_type_group", "smn2_group", "sex", "site", "birth_year",
                    "entry_age", "exit_age", "event"]
@@ -53,20 +55,27 @@ def person_intervals(
     """Person-interval rows of every endpoint of ``dataset`` (natural-history mode: full
     analysis-dataset rows, ``patient_id`` and ``exit_reason`` included). ``patients`` and
     ``assessments`` are the canonical tables; ``width`` in years."""
+    parts = list(endpoint_intervals(dataset, patients, assessments, endpoint_specs, width, scales))
+    if not parts:
+        columns = INTERVAL_COLUMNS + [score_column(s) for s in scales]
+        return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in columns})
+    return pd.concat(parts, ignore_index=True)
+
+
+def endpoint_intervals(dataset, patients, assessments, endpoint_specs, width, scales) -> Iterator[pd.DataFrame]:
+    """:func:`person_intervals`, one endpoint at a time (endpoints without analysed patients
+    give nothing)."""
     specs = {spec.name: spec for spec in (endpoint(s) for s in endpoint_specs)}
     people = patients.set_index("patient_id")
     birth = people["birth_date"].astype("datetime64[ns]")
     scores = _scores_in_days(assessments, birth, scales)
-    parts = []
+    columns = INTERVAL_COLUMNS + [score_column(s) for s in scales]
     for name, rows in dataset[dataset["excluded_reason"] == ""].groupby("endpoint", sort=False):
         origin_column = TIME_ORIGINS[specs[name].time_origin] if name in specs else "birth_date"
         origin = people[origin_column].astype("datetime64[ns]")
         origin_days = ((origin - birth).dt.days).reindex(rows["patient_id"]).to_numpy(float)
-        parts.append(_split(name, rows, origin_days, birth.reindex(rows["patient_id"]), width, scores, scales))
-    columns = INTERVAL_COLUMNS + [score_column(s) for s in scales]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in columns})
-    return pd.concat(parts, ignore_index=True)[columns]
+        part = _split(name, rows, origin_days, birth.reindex(rows["patient_id"]), width, scores, scales)
+        yield part[columns]
 
 
 def _dtype(column: str) -> str:
@@ -139,9 +148,28 @@ def _carried_forward(rows: pd.DataFrame, scores: pd.DataFrame | None) -> np.ndar
     return out
 
 
-def write_intervals(intervals: pd.DataFrame, path) -> None:
-    """As Parquet, a row group per endpoint (each survival job reads only its own)."""
-    write_parquet(intervals, path, row_groups_by="endpoint")
+def write_intervals(parts: Iterable[pd.DataFrame] | pd.DataFrame, path) -> None:
+    """As Parquet, a row group per endpoint (each survival job reads only its own), written
+    one endpoint at a time: at registry scale the intervals of every endpoint together would
+    not fit in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(parts, pd.DataFrame):
+        parts = [parts] if parts.empty else [rows for _, rows in parts.groupby("endpoint", sort=False)]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    try:
+        for part in parts:
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no endpoint with analysed patients
+        pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in INTERVAL_COLUMNS}).to_parquet(path, index=False)
 
 
 def read_endpoint_intervals(path, endpoint_name: str) -> pd.DataFrame:
