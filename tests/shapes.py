@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from conftest import REPOSITORY, TABLE_COLUMNS
 from smanh.cohort.build import build_cohort
 from smanh.cohort.dataset import read_endpoint_rows, write_analysis_dataset
+from smanh.cohort.intervals import person_intervals, read_endpoint_intervals, write_intervals
 from smanh.config.endpoints import endpoint_names
 from smanh.config.scales import SCALES, scale_options
 from smanh.config.tables import PROGRESSION_TABLES, SURVIVAL_TABLES
@@ -179,6 +180,14 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
     if cohort.sensitivity is not None:
         write_analysis_dataset(cohort.sensitivity, out / "sensitivity.parquet")
     tables.update(cohort.tables)
+    # ipcw_intervals
+    natural = cohort.dataset if analysis["censor_at_treatment"] else cohort.sensitivity
+    has_intervals = analysis["ipcw"]["enabled"] and natural is not None
+    if has_intervals:
+        stored = load_canonical(canonical)
+        write_intervals(person_intervals(natural, stored.patients, stored.assessments, analysis["endpoints"],
+                                         analysis["ipcw"]["interval_months"] / 12.0,
+                                         list(analysis["ipcw"]["motor_scales"])), out / "ipcw_intervals.parquet")
     # survival_endpoint, per endpoint
     figures = {"km_figures": [], "parametric_figures": [], "cuminc_figures": [], "spaghetti_figures": [],
                "change_figures": []}
@@ -190,6 +199,7 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
             read_endpoint_rows(out / "sensitivity.parquet", name) if cohort.sensitivity is not None else None,
             SurvivalOptions.from_config(analysis), reference, config["report"]["min_cell_count"],
             config["report"]["individual_level_figures"],
+            read_endpoint_intervals(out / "ipcw_intervals.parquet", name) if has_intervals else None,
         )
         _collect(result.tables, parts, out / "survival" / name)
         figures["km_figures"].append(_draw(result.figures["km"], out / f"km_{name}", draw_figures))

@@ -6,6 +6,7 @@ import gc
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 
 from smanh.cohort.dataset import read_endpoint_rows
+from smanh.cohort.intervals import read_endpoint_intervals
 from smanh.figures.common import save_figures
 from smanh.ingest.reference import load_reference
 from smanh.jobs.files import write_tables
@@ -24,6 +25,7 @@ def main():
         load_reference(inputs.published),
         snakemake.params.min_cell_count,
         snakemake.params.individual_level_figures,
+        read_endpoint_intervals(inputs.intervals, endpoint) if "intervals" in inputs.keys() else None,
     )
     write_tables(result.tables, snakemake.output)
     save_figures(result.figures, snakemake.output)

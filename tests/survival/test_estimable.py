@@ -12,6 +12,7 @@ import pytest
 
 from conftest import SAMPLE
 from smanh.cohort.dataset import analysis_dataset
+from smanh.cohort.intervals import person_intervals
 from smanh.config.validation import default_config
 from smanh.ingest.reference import load_reference
 from smanh.ingest.registry import read_registry
@@ -65,7 +66,9 @@ def late_tables():
     options = SurvivalOptions.from_config(default_config()["analysis"])
     options = replace(options, parametric_distributions=("weibull",), stratify_by=("all", "sma_type"))
     return {name: analyse_endpoint(
-        analysis_dataset(export, [name]), analysis_dataset(export, [name], censor_at_treatment=False), options)
+        analysis_dataset(export, [name]), analysis_dataset(export, [name], censor_at_treatment=False), options,
+        person_intervals(analysis_dataset(export, [name]), export.patients, export.assessments, [name], 0.25,
+                         ["HFMSE", "CHOP_INTEND"]), name)
         for name in ("death", "permanent_ventilation")}
 
 
@@ -78,7 +81,11 @@ def test_nothing_is_reported_outside_the_estimable_range(late_tables):
         assert len(modelled) and (modelled["from_age"] > 4.99).all(), name  # 5 years in whole days
         assert summary[["s_1y", "s_2y"]].isna().all().all()
         assert modelled["note"].str.contains("outside the estimable range").all()
-        for table in ("km_curves", "km_curves_sensitivity", "cuminc"):
+        ipcw = tables["km_summary_ipcw"]
+        assert (ipcw.dropna(subset=["from_age"])["from_age"] > 4.99).all() and ipcw["from_age"].notna().any()
+        assert ipcw[["s_1y", "s_1y_lo", "s_2y", "s_2y_hi", "rmst_2y"]].isna().all().all()
+        assert not ((ipcw["median_years"] < ipcw["median_lo"]) | (ipcw["median_years"] > ipcw["median_hi"])).any()
+        for table in ("km_curves", "km_curves_sensitivity", "cuminc", "km_curves_ipcw"):
             curve = tables[table]
             assert {"from_age", "to_age"} <= set(curve.columns), table
             assert ((curve["time_years"] > curve["from_age"]) & (curve["time_years"] <= curve["to_age"])).all()

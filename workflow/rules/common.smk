@@ -168,6 +168,22 @@ def analysis_datasets():
     return datasets
 
 
+def natural_history_dataset():
+    """The analysis dataset censored at the first treatment (None when neither is)."""
+    datasets = analysis_datasets()
+    if config["analysis"]["censor_at_treatment"]:
+        return datasets["dataset"]
+    return datasets.get("sensitivity")
+
+
+def ipcw_inputs():
+    """The person-intervals the survival jobs weight (none when the IPCW analysis is off
+    or there is no natural-history follow-up)."""
+    if not config["analysis"]["ipcw"]["enabled"] or natural_history_dataset() is None:
+        return {}
+    return {"intervals": "results/analysis/ipcw_intervals.parquet"}
+
+
 def released_tables():
     """Every table of results/tables/ that is released (disclosure-controlled) into
     results/share/."""

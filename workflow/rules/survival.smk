@@ -3,9 +3,30 @@
 # because Python start-up dominates small jobs), gathered into results/tables/.
 
 
+rule ipcw_intervals:
+    input:
+        **canonical_tables(["patients", "assessments"]),
+        natural_history=natural_history_dataset() or [],
+    output:
+        intervals="results/analysis/ipcw_intervals.parquet",
+    log:
+        "logs/ipcw_intervals.log",
+    benchmark:
+        "logs/benchmarks/ipcw_intervals.tsv"
+    priority: 9  # every survival job waits for it
+    conda:
+        "../../environment.yml"
+    params:
+        endpoints=ENDPOINT_SPECS,
+        ipcw=config["analysis"]["ipcw"],
+    script:
+        "../../scripts/rules/ipcw_intervals.py"
+
+
 rule survival_endpoint:
     input:
         **analysis_datasets(),
+        **ipcw_inputs(),
         published=workflow.source_path(
             "../../data/reference/published_natural_history.csv"
         ),

@@ -163,7 +163,7 @@ def _survival_summary(table, threshold, **_):
     counts = _endpoint_strata_counts(table, threshold)
     shown = table.copy().astype(object)
     few = (counts["events"].values > 0) & (counts["events"].values < threshold)
-    estimates = [c for c in table.columns if c.startswith(("median", "s_")) and c != "stratify_by"]
+    estimates = [c for c in table.columns if c.startswith(("median", "s_", "rmst_")) and c != "stratify_by"]
     shown.loc[few, estimates] = np.nan
     note = SMALL_EVENTS_NOTE.format(T=threshold)
     shown.loc[few, "note"] = [note if not n or pd.isna(n) else f"{note}; {n}" for n in table.loc[few, "note"]]
@@ -287,6 +287,18 @@ def _derived_survival_counts(table, threshold, summary, **_):
     return shown
 
 
+def _ipcw_model(table, threshold, **_):
+    """Counts of the person-interval data as counts; the coefficients of an endpoint whose
+    models rest on 1 to T - 1 treatment starts are not released (the weight distribution,
+    quantiles over thousands of intervals, is)."""
+    shown = _primary_only(table, threshold)
+    starts = pd.to_numeric(table["n_treatment_starts"], errors="coerce")
+    for endpoint in table.loc[starts.between(1, threshold - 1), "endpoint"].unique():
+        models = (table["endpoint"] == endpoint).to_numpy() & table["model"].isin(["numerator", "denominator"]).to_numpy()
+        shown.loc[models, ["estimate", "se"]] = np.nan
+    return shown
+
+
 # --------------------------------------------------------------------------- cohort
 def _cohort_flow(table, threshold, **_):
     counts = Counts(table["n"], threshold)
@@ -388,6 +400,7 @@ _HANDLERS = {
     "rmst": _derived_survival_counts,
     "parametric": _derived_survival_counts,
     "cuminc": _cuminc,
+    "ipcw_model": _ipcw_model,
     "cohort_flow": _cohort_flow,
     "table1": _table1,
     "change_12m": _change,

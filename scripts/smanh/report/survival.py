@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 
 from smanh.report.display import ci, display_table, embed_figure, format_number, suppress_count
+from smanh.report.ipcw import ipcw_comparison
 
 SURVIVAL_REPORT_TABLES = (
     "km_tests", "km_summary_sensitivity", "cox", "cuminc", "rmst", "parametric",
+    "km_summary", "km_curves", "km_curves_sensitivity", "km_summary_ipcw", "ipcw_model",
 )
 
 
@@ -63,6 +65,7 @@ def survival_context(
         out["sensitivity"] = display_table(
             sens[["stratify_by", "stratum", "n", "events", "median_years", "median_lo", "median_hi"]],
             min_cell_count) if len(sens) else None
+        out["ipcw"] = ipcw_comparison(tables, name, analysis, min_cell_count)
         cox = _rows_of(tables.get("cox"), name)
         if len(cox):
             shown = pd.DataFrame({

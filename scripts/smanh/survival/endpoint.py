@@ -27,6 +27,8 @@ from smanh.disclosure.release import release
 from smanh.figures.survival import cuminc_figure, km_figure, parametric_figure
 from smanh.ingest.reference import survival_points
 from smanh.jobs.files import as_written
+from smanh.survival.ipcw import IpcwOptions
+from smanh.survival.ipcw_tables import ipcw_tables
 from smanh.survival.km_tables import at_risk_table, km_tables, stratum_tests
 from smanh.survival.model_tables import cox_table, cuminc_table, parametric_tables, rmst_table
 
@@ -53,6 +55,7 @@ class SurvivalOptions:
     parametric_distributions: tuple[str, ...]
     parametric_stratify_by: tuple[str, ...]
     extrapolate_to: float
+    ipcw: IpcwOptions = IpcwOptions()
 
     @classmethod
     def from_config(cls, analysis: dict) -> SurvivalOptions:
@@ -73,6 +76,7 @@ class SurvivalOptions:
             parametric_distributions=tuple(parametric["distributions"]),
             parametric_stratify_by=tuple(parametric["stratify_by"]),
             extrapolate_to=parametric["extrapolate_to"],
+            ipcw=IpcwOptions.from_config(analysis["ipcw"]),
         )
 
 
@@ -92,6 +96,7 @@ def survival_endpoint(
     reference: pd.DataFrame,
     min_cell_count: int,
     individual_level_figures: bool = False,
+    intervals: pd.DataFrame | None = None,
 ) -> EndpointResult:
     """The ``survival_endpoint`` rule's work: :func:`analyse_endpoint`, then the
     Kaplan–Meier figure (numbers at risk, published points of ``reference``), the
@@ -99,7 +104,7 @@ def survival_endpoint(
     (:func:`smanh.disclosure.release.release`: curves on a monthly grid, only for strata
     with ``min_cell_count`` events, while as many are at risk) — or, with
     ``individual_level_figures``, from the exact tables as written."""
-    tables = analyse_endpoint(dataset, sensitivity, options)
+    tables = analyse_endpoint(dataset, sensitivity, options, intervals, endpoint)
     drawn = {name: as_written(tables[name])
              for name in ("km_summary", "km_curves", "km_at_risk", "parametric", "parametric_curves", "cuminc")}
     if not individual_level_figures:
@@ -117,7 +122,11 @@ def survival_endpoint(
 
 
 def analyse_endpoint(
-    dataset: pd.DataFrame, sensitivity: pd.DataFrame | None, options: SurvivalOptions
+    dataset: pd.DataFrame,
+    sensitivity: pd.DataFrame | None,
+    options: SurvivalOptions,
+    intervals: pd.DataFrame | None = None,
+    endpoint: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every survival table of the endpoint(s) in ``dataset``.
 
@@ -127,6 +136,10 @@ def analyse_endpoint(
     sensitivity : rows of the same endpoint with the other treatment-censoring mode, or
         None for no sensitivity analysis (its tables are then empty).
     options : SurvivalOptions
+    intervals : person-intervals of the endpoint's natural-history follow-up
+        (:mod:`smanh.cohort.intervals`) for the IPCW sensitivity analysis, or None (its
+        tables then have a row that says why).
+    endpoint : the endpoint's name (default: the first of ``dataset``).
     """
     o = options
     common = {"min_stratum_size": o.min_stratum_size, "birth_eras": o.birth_eras}
@@ -145,6 +158,11 @@ def analyse_endpoint(
         s_summary, s_curves = summary.iloc[:0], curves.iloc[:0]
     tables["km_summary_sensitivity"] = s_summary.assign(analysis=mode)
     tables["km_curves_sensitivity"] = s_curves.assign(analysis=mode)
+    name = endpoint if endpoint is not None else (str(dataset["endpoint"].iloc[0]) if len(dataset) else "")
+    tables.update(ipcw_tables(
+        name, intervals, o.ipcw, by, list(o.landmark_ages), list(o.rmst_horizons), o.confidence_level,
+        unavailable=ipcw_unavailable(o, sensitivity is not None), **ranged,
+    ))
     tables["cox"] = cox_table(
         dataset, [dict(m) for m in o.cox_models], ph_alpha=o.ph_alpha,
         conf_level=o.confidence_level, **common,
@@ -158,3 +176,13 @@ def analyse_endpoint(
         o.extrapolate_to, conf_level=o.confidence_level, **ranged,
     )
     return tables
+
+
+def ipcw_unavailable(options: SurvivalOptions, has_sensitivity: bool) -> str | None:
+    """Why there are no person-intervals to weight (None: there are, if anyone is at risk)."""
+    if not options.ipcw.enabled:
+        return "IPCW sensitivity analysis off (analysis.ipcw.enabled: false)"
+    if not options.censor_at_treatment and not has_sensitivity:
+        return ("no natural-history follow-up to weight (analysis.censor_at_treatment and "
+                "analysis.sensitivity_analysis both false)")
+    return None
