@@ -27,7 +27,13 @@ from smanh.progression.change import (
 )
 from smanh.progression.floor_ceiling import FLOOR_CEILING_COLUMNS, floor_ceiling
 from smanh.progression.lmm import fit_lmm
-from smanh.progression.models import SLOPE_COLUMNS, ProgressionOptions, analyse_scale, not_modelled_note
+from smanh.progression.models import (
+    SLOPE_COLUMNS,
+    ProgressionOptions,
+    analyse_scale,
+    no_range_note,
+    not_modelled_note,
+)
 from smanh.progression.scale import progression_scale
 from smanh.progression.selection import natural_history_assessments
 
@@ -128,13 +134,17 @@ def test_floor_and_ceiling_counts_by_hand():
     assert pd.isna(walk["ceiling"]) and pd.isna(walk["n_at_ceiling"])  # no ceiling
 
 
+# The age time scale, not centred: the models of the lme4 fixtures made before centring.
+UNCENTRED_AGE = ScaleOptions("HFMSE", time_scales=("age",), centre=0.0)
+
+
 # --------------------------------------------------------------------------- models vs lme4
 
 
 @pytest.mark.parametrize("type_group", ["2", "3"])
 def test_stratum_fit_is_the_engine_fit_and_agrees_with_lme4(type_group):
     data = _fixture(f"sample_hfmse_type{type_group}", type_group)
-    tables = analyse_scale(data, ScaleOptions("HFMSE"), options())
+    tables = analyse_scale(data, UNCENTRED_AGE, options())
     slope = tables["lmm_slopes"].iloc[0]
     fit = fit_lmm(data, "score", ["age"], ["age"], "patient_id")
     assert slope["slope_per_year"] == fit.params_["age"] and slope["se"] == fit.bse_["age"]
@@ -172,7 +182,8 @@ R_TERMS = {"(Intercept)": "(Intercept)", "age": "age", "age_after_5": "age_after
     ],
 )
 def test_knots_and_stratum_interactions_agree_with_lme4(model_name, model, types, reml):
-    model = ScaleOptions(model.name, model.knots, model.terms, model.stratum_interaction, reml)
+    model = ScaleOptions(model.name, model.knots, model.terms, model.stratum_interaction, reml,
+                         time_scales=("age",), centre=0.0)  # as the uncentred lme4 fixture
     data = pd.concat([_fixture(f"sample_hfmse_type{t}", t) for t in types], ignore_index=True)
     tables = analyse_scale(data, model, options())
     est, se, other = _reference(model_name, reml)
@@ -209,7 +220,7 @@ def test_statsmodels_cross_check_of_a_knot_model():
     data["age_after_5"] = np.maximum(data["age"] - 5, 0)
     res = smf.mixedlm("score ~ age + age_after_5", data, groups="patient_id",
                       re_formula="~age").fit(reml=True, method="lbfgs")
-    tables = analyse_scale(data, ScaleOptions("HFMSE", knots=(5.0,)),
+    tables = analyse_scale(data, ScaleOptions("HFMSE", knots=(5.0,), time_scales=("age",), centre=0.0),
                            options())
     coefs = tables["lmm_fixed_effects"].query("kind == 'coefficient'").set_index("term")
     np.testing.assert_allclose(coefs["estimate"].to_numpy(), res.fe_params.to_numpy(), rtol=1e-4)
@@ -218,14 +229,26 @@ def test_statsmodels_cross_check_of_a_knot_model():
 
 def test_trajectories_are_the_fixed_effect_prediction():
     data = _fixture("sample_hfmse_type2", "2")
-    tables = analyse_scale(data, ScaleOptions("HFMSE"), options())
+    tables = analyse_scale(data, UNCENTRED_AGE, options())
     fit = fit_lmm(data, "score", ["age"], ["age"], "patient_id")
     traj = tables["lmm_trajectories"]
-    assert traj["age_years"].min() == data["age"].min() and traj["age_years"].max() == data["age"].max()
+    # only where at least min_patients (10) patients have data: a patient's span, first to
+    # last assessment widened by half a grid step, holds the age (counted by hand)
+    spans = data.groupby("patient_id")["age"].agg(["min", "max"])
+    step = 0.25
+    grid = np.unique(np.concatenate([[data["age"].min()], np.arange(
+        np.ceil(data["age"].min() / step) * step, data["age"].max(), step), [data["age"].max()]]))
+    enough = [g for g in grid
+              if ((spans["min"] - step / 2 <= g) & (g <= spans["max"] + step / 2)).sum() >= 10]
+    assert traj["age_years"].min() == min(enough) and traj["age_years"].max() == max(enough)
+    assert data["age"].max() > max(enough)  # the oldest ages have fewer than 10 patients
+    slope = tables["lmm_slopes"].iloc[0]
+    assert (slope["range_from"], slope["range_to"]) == (min(enough), max(enough))
     x = np.column_stack([np.ones(len(traj)), traj["age_years"]])
     np.testing.assert_allclose(traj["predicted"], x @ fit.params_.to_numpy(), rtol=1e-12)
     se = np.sqrt(np.einsum("ij,jk,ik->i", x, fit.cov_params_.to_numpy(), x))
-    np.testing.assert_allclose(traj["hi"] - traj["predicted"], stats.norm.ppf(0.975) * se, rtol=1e-10)
+    df = np.array([fit.contrast(row)["df"] for row in x])  # Satterthwaite, per age
+    np.testing.assert_allclose(traj["hi"] - traj["predicted"], stats.t.ppf(0.975, df) * se, rtol=1e-10)
 
 
 # --------------------------------------------------------------------------- degenerate strata
@@ -249,7 +272,7 @@ def test_degenerate_strata_have_documented_outcomes():
     flat = _patients(12, 3, type_group="4").assign(score=20.0)  # zero variance
     sparse = _patients(12, [1] * 6 + [2] * 6, type_group="0")  # 18 obs <= 12 x 2: no random slope
     data = pd.concat([_patients(30, 4), small, single, flat, sparse], ignore_index=True)
-    tables = analyse_scale(data, ScaleOptions("HFMSE"),
+    tables = analyse_scale(data, UNCENTRED_AGE,
                            options(min_patients=10))
     vc = tables["lmm_variance_components"].set_index("stratum")
     slopes = tables["lmm_slopes"].set_index("stratum")
@@ -263,11 +286,16 @@ def test_degenerate_strata_have_documented_outcomes():
     for stratum in ("3", "1", "4"):
         assert slopes.loc[stratum, ["slope_per_year", "se", "lo", "hi"]].isna().all()
         assert slopes.loc[stratum, "n_patients"] > 0  # reported, not modelled
-    assert slopes.loc["0", "slope_per_year"] == pytest.approx(
+    coefs = tables["lmm_fixed_effects"].query("stratum == '0' and kind == 'coefficient'")
+    assert coefs.set_index("term").loc["age", "estimate"] == pytest.approx(
         fit_lmm(sparse, "score", ["age"], [], "patient_id").params_["age"], rel=1e-12)
+    # its patients' spans (one or two visits 6 months apart, from 3 to 10 years) never
+    # overlap 10 at a time: no age range with min_patients, so no slope
+    assert np.isnan(slopes.loc["0", "slope_per_year"])
+    assert slopes.loc["0", "note"].endswith(no_range_note(10))
     # three patients, allowed by min_patients: fitted, with the engine's warning in the note
-    few = analyse_scale(small, ScaleOptions("HFMSE"),
-                        options(min_patients=3))
+    aligned = small.assign(age=small["age"] - small.groupby("patient_id")["age"].transform("min") + 5)
+    few = analyse_scale(aligned, UNCENTRED_AGE, options(min_patients=3))  # spans overlap
     assert "only 3 groups" in few["lmm_variance_components"].iloc[0]["note"]
     assert np.isfinite(few["lmm_slopes"].iloc[0]["slope_per_year"])
 

@@ -54,6 +54,9 @@ FACTOR_TERMS = {
     "birth_era": "birth_era",
 }
 NUMERIC_TERMS = {"birth_year": 2000.0}
+# Time scales of the progression models: age, or baseline age + years since baseline (the
+# longitudinal slope, per year of follow-up).
+TIME_SCALES = ("age", "baseline_age_and_time")
 TERMS = (*FACTOR_TERMS, *NUMERIC_TERMS)
 
 
@@ -67,13 +70,23 @@ class ScaleOptions:
     stratum_interaction: bool = False
     reml: bool = True
     threshold: float | None = None  # 12-month change threshold (None: progression.change)
+    time_scales: tuple[str, ...] = TIME_SCALES
+    centre: float | None = None  # centre of age / baseline age (None: the stratum's median)
 
-    def formula(self, interaction_with: str | None = None) -> str:
-        """The model in lme4 notation (for the tables and the report)."""
-        age = "age" + "".join(f" + pmax(age - {k:g}, 0)" for k in self.knots)
-        fixed = f"({age}) * {interaction_with}" if interaction_with else age
+    def formula(self, interaction_with: str | None = None, time_scale: str = "age") -> str:
+        """The model in lme4 notation (for the tables and the report); ``age_c`` and
+        ``baseline_age_c`` are centred (:attr:`centre`), ``years`` = years since baseline."""
+        if time_scale == "baseline_age_and_time":
+            time = "years" + "".join(f" + pmax(years - {k:g}, 0)" for k in self.knots)
+            fixed = f"baseline_age_c + ({time}) * {interaction_with}" if interaction_with else (
+                f"baseline_age_c + {time}")
+            random = "(years | patient_id)"
+        else:
+            time = "age_c" + "".join(f" + pmax(age - {k:g}, 0)" for k in self.knots)
+            fixed = f"({time}) * {interaction_with}" if interaction_with else time
+            random = "(age_c | patient_id)"
         terms = "".join(f" + {t}" for t in self.terms)
-        return f"score ~ {fixed}{terms} + (age | patient_id)"
+        return f"score ~ {fixed}{terms} + {random}"
 
 
 def scale_options(progression: dict) -> dict[str, ScaleOptions]:
@@ -84,6 +97,8 @@ def scale_options(progression: dict) -> dict[str, ScaleOptions]:
         "terms": tuple(progression.get("terms", [])),
         "stratum_interaction": bool(progression.get("stratum_interaction", False)),
         "reml": bool(progression.get("reml", True)),
+        "time_scales": _time_scales(progression.get("time_scale", "both")),
+        "centre": _centre(progression.get("centre", "median")),
     }
     models: dict[str, ScaleOptions] = {}
     for i, spec in enumerate(progression.get("scales", list(SCALES))):
@@ -104,6 +119,10 @@ def scale_options(progression: dict) -> dict[str, ScaleOptions]:
         for key in ("stratum_interaction", "reml"):
             if key in spec:
                 options[key] = bool(spec[key])
+        if "time_scale" in spec:
+            options["time_scales"] = _time_scales(spec["time_scale"])
+        if "centre" in spec:
+            options["centre"] = _centre(spec["centre"])
         if "threshold" in spec:
             options["threshold"] = float(spec["threshold"])
         unknown = [t for t in options["terms"] if t not in TERMS]
@@ -114,3 +133,27 @@ def scale_options(progression: dict) -> dict[str, ScaleOptions]:
             )
         models[name] = ScaleOptions(name=name, **options)
     return models
+
+
+def _time_scales(value: str) -> tuple[str, ...]:
+    """``progression.time_scale``: ``both`` (default), ``age`` or ``baseline_age_and_time``."""
+    if value == "both":
+        return TIME_SCALES
+    if value not in TIME_SCALES:
+        raise ConfigError(
+            f"config key 'progression.time_scale': {value!r} is not one of both, "
+            + ", ".join(TIME_SCALES)
+        )
+    return (value,)
+
+
+def _centre(value) -> float | None:
+    """``progression.centre``: ``median`` (the stratum's median, None here) or an age."""
+    if value is None or value == "median":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"config key 'progression.centre': {value!r} is neither 'median' nor an age in years"
+        ) from None

@@ -41,34 +41,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special  # not scipy.stats: its import alone takes 0.4 s
 
-from smanh.config.scales import ScaleOptions
+from smanh.config.scales import SCALES, ScaleOptions
 from smanh.errors import ModelError
 from smanh.progression.design import (
     age_grid,
+    centre_of,
+    covered_range,
     fixed_design,
     predicted_trajectory,
     segment_contrasts,
+    time_term,
+    with_baseline,
 )
 from smanh.progression.lmm import LMMResult, fit_lmm_arrays
 from smanh.progression.selection import distinct_patients, strata_of
 
 SLOPE_COLUMNS = [
-    "scale", "stratify_by", "stratum", "n_patients", "n_assessments", "slope_per_year", "se",
-    "lo", "hi", "note",
+    "scale", "stratify_by", "stratum", "time_scale", "natural_history_rate", "centre",
+    "n_patients", "n_assessments", "slope_per_year", "se", "df", "lo", "hi", "p",
+    "range_from", "range_to", "outside_scale", "note",
 ]
 FIXED_EFFECT_COLUMNS = [
-    "scale", "stratify_by", "stratum", "model", "kind", "term", "estimate", "se", "lo", "hi",
-    "z", "p",
+    "scale", "stratify_by", "stratum", "time_scale", "centre", "model", "kind", "term",
+    "estimate", "se", "df", "lo", "hi", "t", "p",
 ]
 VARIANCE_COLUMNS = [
-    "scale", "stratify_by", "stratum", "model", "formula", "random_effects", "reml",
-    "n_patients", "n_assessments", "var_intercept", "var_age", "cov_intercept_age",
-    "corr_intercept_age", "sigma2", "loglik", "converged", "singular", "n_iterations",
-    "status", "note",
+    "scale", "stratify_by", "stratum", "time_scale", "centre", "model", "formula",
+    "random_effects", "reml", "n_patients", "n_assessments", "var_intercept", "var_age",
+    "cov_intercept_age", "corr_intercept_age", "sigma2", "loglik", "converged", "singular",
+    "n_iterations", "status", "note",
 ]
-TRAJECTORY_COLUMNS = ["scale", "stratify_by", "stratum", "age_years", "predicted", "lo", "hi"]
+TRAJECTORY_COLUMNS = ["scale", "stratify_by", "stratum", "time_scale", "age_years",
+                      "years_since_baseline", "predicted", "lo", "hi", "note"]
 
 
 @dataclass
@@ -82,16 +87,17 @@ class StratumFit:
     design_means: dict[str, pd.Series] = field(default_factory=dict)
 
 
-def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool) -> StratumFit:
-    """Fit ``score ~ x + (1 + age | patient_id)``; fall back to a random intercept when
-    the engine refuses the random slope; no fit (with the reason) when refused again."""
+def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool, time: str = "age") -> StratumFit:
+    """Fit ``score ~ x + (1 + time | patient_id)`` (``time``: the design column ``age``,
+    centred, or ``years`` since baseline); fall back to a random intercept when the engine
+    refuses the random slope; no fit (with the reason) when refused again."""
     y = data["score"].to_numpy(float)
     groups = data["patient_id"].to_numpy()
     xa = x.to_numpy(float)
-    z = np.column_stack([np.ones(len(data)), data["age"].to_numpy(float)])
+    z = np.column_stack([np.ones(len(data)), x[time].to_numpy(float)])
     try:
         fit = fit_lmm_arrays(
-            y, xa, z, groups, reml=reml, fe_names=list(x.columns), re_names=["(Intercept)", "age"]
+            y, xa, z, groups, reml=reml, fe_names=list(x.columns), re_names=["(Intercept)", time]
         )
         note = "; ".join(m for m in fit.messages_ if not m.startswith("BFGS"))
         return StratumFit(fit, "fitted", note, list(x.columns))
@@ -111,24 +117,17 @@ def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool) -> StratumFit:
                 list(x.columns),
             )
         extra = "; ".join(m for m in fit.messages_ if not m.startswith("BFGS"))
-        note = f"random age slope refused ({slope_error}); fitted with a random intercept only"
+        note = f"random {time} slope refused ({slope_error}); fitted with a random intercept only"
         return StratumFit(fit, "random_intercept_only", note + (f"; {extra}" if extra else ""),
                           list(x.columns))
 
 
-def _wald(estimate: float, se: float, level: float) -> dict:
-    z = special.ndtri(0.5 + level / 2)
-    zstat = estimate / se if se > 0 else np.nan
-    return {
-        "estimate": estimate, "se": se, "lo": estimate - z * se, "hi": estimate + z * se,
-        "z": zstat, "p": 2 * special.ndtr(-abs(zstat)) if np.isfinite(zstat) else np.nan,
-    }
-
-
 def _contrast(fit: LMMResult, vec: np.ndarray, level: float) -> dict:
-    beta = fit.params_.to_numpy()
-    cov = fit.cov_params_.to_numpy()
-    return _wald(float(vec @ beta), float(np.sqrt(vec @ cov @ vec)), level)
+    """Estimate, SE, Satterthwaite df, t interval, t and p of ``vec' beta`` (lmerTest's
+    ``contest1D``)."""
+    row = fit.contrast(vec, level)
+    return {"estimate": row["estimate"], "se": row["se"], "df": row["df"], "lo": row["lower"],
+            "hi": row["upper"], "t": row["t"], "p": row["p"]}
 
 
 @dataclass
@@ -146,93 +145,21 @@ class ProgressionOptions:
 def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionOptions) -> dict:
     """Every model table of one scale: ``lmm_slopes``, ``lmm_fixed_effects``,
     ``lmm_variance_components``, ``lmm_trajectories`` (DataFrames with the module's
-    column lists). ``data``: :func:`natural_history_assessments` of the scale."""
+    column lists), with rows for each of the scale's time scales. ``data``:
+    :func:`natural_history_assessments` of the scale."""
     out = {k: [] for k in ("lmm_slopes", "lmm_fixed_effects", "lmm_variance_components",
                            "lmm_trajectories")}
-    level = options.confidence_level
-    patients = pd.factorize(data["patient_id"])[0]
-    for stratify_by in options.stratify_by:
-        labels, order = strata_of(data, stratify_by, options.birth_eras)
-        # Strata as integer codes: one pass over the text labels, not one per stratum.
-        codes, found = pd.factorize(labels, use_na_sentinel=False)
-        code = {label: k for k, label in enumerate(found)}
-        present = [s for s in order if s in code]
-        counts = {}
-        for s in present:
-            rows = codes == code[s]
-            counts[s] = (distinct_patients(patients[rows]), int(rows.sum()))
-        modelled = [s for s in present if counts[s][0] >= options.min_patients]
-        fits: dict[str, tuple[StratumFit, str | None, pd.DataFrame]] = {}
-        pooled = model.stratum_interaction and stratify_by != "all" and len(modelled) >= 2
-        if pooled:
-            keep = np.isin(codes, [code[s] for s in modelled])
-            part, part_labels = data[keep], labels[keep]
-            x = fixed_design(part, model, part_labels, modelled)
-            result = fit_design(part, x, model.reml)
-            n_pat, n_obs = part["patient_id"].nunique(), len(part)
-            out["lmm_variance_components"].append(
-                _variance_row(model, stratify_by, "pooled", "pooled", result, n_pat, n_obs,
-                              model.formula(stratify_by)))
-            if result.fit is not None:
-                for term, row in _coefficients(result.fit, level).items():
-                    out["lmm_fixed_effects"].append({
-                        "scale": model.name, "stratify_by": stratify_by, "stratum": "pooled",
-                        "model": "pooled", "kind": "coefficient", "term": term, **row})
-            for s in modelled:
-                fits[s] = (result, None if s == modelled[0] else s, x[codes[keep] == code[s]])
-        for stratum in present:
-            n_pat, n_obs = counts[stratum]
-            rows = codes == code[stratum]
-            slope = {"slope_per_year": np.nan, "se": np.nan, "lo": np.nan, "hi": np.nan}
-            note = ""
-            if stratum not in modelled:
-                note = not_modelled_note(options.min_patients)
-                out["lmm_variance_components"].append(_variance_row(
-                    model, stratify_by, stratum, "separate",
-                    StratumFit(None, "not_modelled", note), n_pat, n_obs, model.formula()))
-            else:
-                if stratum in fits:
-                    result, contrast_stratum, x_s = fits[stratum]
-                    kind_model = "pooled"
-                else:
-                    part = data[rows]
-                    x_s = fixed_design(part, model)
-                    result, contrast_stratum = fit_design(part, x_s, model.reml), None
-                    kind_model = "separate"
-                    out["lmm_variance_components"].append(_variance_row(
-                        model, stratify_by, stratum, "separate", result, n_pat, n_obs,
-                        model.formula()))
-                    if result.fit is not None:
-                        for term, row in _coefficients(result.fit, level).items():
-                            out["lmm_fixed_effects"].append({
-                                "scale": model.name, "stratify_by": stratify_by,
-                                "stratum": stratum, "model": "separate",
-                                "kind": "coefficient", "term": term, **row})
-                note = _short_note(result)
-                if result.fit is not None:
-                    contrasts = segment_contrasts(result.columns, model.knots, contrast_stratum)
-                    for name, vec in contrasts.items():
-                        row = _contrast(result.fit, vec, level)
-                        out["lmm_fixed_effects"].append({
-                            "scale": model.name, "stratify_by": stratify_by, "stratum": stratum,
-                            "model": kind_model, "kind": "segment_slope", "term": f"slope_{name}",
-                            **row})
-                    first = _contrast(result.fit, next(iter(contrasts.values())), level)
-                    slope = {"slope_per_year": first["estimate"], "se": first["se"],
-                             "lo": first["lo"], "hi": first["hi"]}
-                    grid = age_grid(data.loc[rows, "age"], options.trajectory_step)
-                    traj = predicted_trajectory(result.fit, model, grid, x_s.mean(), level,
-                                                contrast_stratum)
-                    traj.insert(0, "stratum", stratum)
-                    traj.insert(0, "stratify_by", stratify_by)
-                    traj.insert(0, "scale", model.name)
-                    out["lmm_trajectories"].append(traj)
-            out["lmm_slopes"].append({
-                "scale": model.name, "stratify_by": stratify_by, "stratum": stratum,
-                "n_patients": n_pat, "n_assessments": n_obs, **slope, "note": note})
+    if not data.empty:
+        data = with_baseline(data)
+    rate = model.time_scales[-1]  # the longitudinal slope when fitted, else the age slope
+    for time_scale in model.time_scales:
+        _analyse_time_scale(data, model, options, time_scale, time_scale == rate, out)
     if data.empty:
-        out["lmm_slopes"].append({"scale": model.name, "stratify_by": "all", "stratum": "all",
-                                  "n_patients": 0, "n_assessments": 0, "note": no_assessments_note(model.name)})
+        for time_scale in model.time_scales:
+            out["lmm_slopes"].append({
+                "scale": model.name, "stratify_by": "all", "stratum": "all",
+                "time_scale": time_scale, "natural_history_rate": time_scale == rate,
+                "n_patients": 0, "n_assessments": 0, "note": no_assessments_note(model.name)})
     return {
         "lmm_slopes": pd.DataFrame(out["lmm_slopes"], columns=SLOPE_COLUMNS),
         "lmm_fixed_effects": pd.DataFrame(out["lmm_fixed_effects"], columns=FIXED_EFFECT_COLUMNS),
@@ -245,6 +172,141 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
     }
 
 
+def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, time_scale: str,
+                        is_rate: bool, out: dict) -> None:
+    level = options.confidence_level
+    time = time_term(time_scale)
+    patients = pd.factorize(data["patient_id"])[0]
+    step = options.trajectory_step
+    key = {"scale": model.name}
+    for stratify_by in options.stratify_by:
+        labels, order = strata_of(data, stratify_by, options.birth_eras)
+        # Strata as integer codes: one pass over the text labels, not one per stratum.
+        codes, found = pd.factorize(labels, use_na_sentinel=False)
+        code = {label: k for k, label in enumerate(found)}
+        present = [s for s in order if s in code]
+        counts = {}
+        for s in present:
+            rows = codes == code[s]
+            counts[s] = (distinct_patients(patients[rows]), int(rows.sum()))
+        modelled = [s for s in present if counts[s][0] >= options.min_patients]
+        fits: dict[str, tuple[StratumFit, str | None, pd.DataFrame, float]] = {}
+        pooled = model.stratum_interaction and stratify_by != "all" and len(modelled) >= 2
+        if pooled:
+            keep = np.isin(codes, [code[s] for s in modelled])
+            part, part_labels = data[keep], labels[keep]
+            centre = centre_of(part, time_scale, model.centre)
+            x = fixed_design(part, model, part_labels, modelled, time_scale, centre)
+            result = fit_design(part, x, model.reml, time)
+            n_pat, n_obs = part["patient_id"].nunique(), len(part)
+            head = {**key, "stratify_by": stratify_by, "stratum": "pooled",
+                    "time_scale": time_scale, "centre": centre}
+            out["lmm_variance_components"].append(
+                _variance_row(model, head, "pooled", result, n_pat, n_obs,
+                              model.formula(stratify_by, time_scale)))
+            if result.fit is not None:
+                for term, row in _coefficients(result.fit, level).items():
+                    out["lmm_fixed_effects"].append({
+                        **head, "model": "pooled", "kind": "coefficient", "term": term, **row})
+            for s in modelled:
+                fits[s] = (result, None if s == modelled[0] else s, x[codes[keep] == code[s]],
+                           centre)
+        for stratum in present:
+            n_pat, n_obs = counts[stratum]
+            rows = codes == code[stratum]
+            head = {**key, "stratify_by": stratify_by, "stratum": stratum, "time_scale": time_scale}
+            slope = {}
+            note = ""
+            if stratum not in modelled:
+                note = not_modelled_note(options.min_patients)
+                out["lmm_variance_components"].append(_variance_row(
+                    model, head, "separate", StratumFit(None, "not_modelled", note), n_pat, n_obs,
+                    model.formula(time_scale=time_scale)))
+            else:
+                if stratum in fits:
+                    result, contrast_stratum, x_s, centre = fits[stratum]
+                    kind_model = "pooled"
+                else:
+                    part = data[rows]
+                    centre = centre_of(part, time_scale, model.centre)
+                    x_s = fixed_design(part, model, time_scale=time_scale, centre=centre)
+                    result = fit_design(part, x_s, model.reml, time)
+                    contrast_stratum = None
+                    kind_model = "separate"
+                    out["lmm_variance_components"].append(_variance_row(
+                        model, {**head, "centre": centre}, "separate", result, n_pat, n_obs,
+                        model.formula(time_scale=time_scale)))
+                    if result.fit is not None:
+                        for term, row in _coefficients(result.fit, level).items():
+                            out["lmm_fixed_effects"].append({
+                                **head, "centre": centre, "model": "separate",
+                                "kind": "coefficient", "term": term, **row})
+                head["centre"] = centre
+                note = _short_note(result, time)
+                if result.fit is not None:
+                    contrasts = segment_contrasts(result.columns, model.knots, contrast_stratum,
+                                                  time)
+                    for name, vec in contrasts.items():
+                        row = _contrast(result.fit, vec, level)
+                        out["lmm_fixed_effects"].append({
+                            **head, "model": kind_model, "kind": "segment_slope",
+                            "term": f"slope_{name}", **row})
+                    first = _contrast(result.fit, next(iter(contrasts.values())), level)
+                    slope = {k: first[k] for k in ("se", "df", "lo", "hi", "p")}
+                    slope["slope_per_year"] = first["estimate"]
+                    values = data[time if time == "years" else "age"].to_numpy(float)[rows]
+                    grid = age_grid(pd.Series(values), step)
+                    covered = covered_range(values, pd.factorize(patients[rows])[0], grid,
+                                            options.min_patients, step)
+                    if covered is None:
+                        slope = {}
+                        note = _join(note, no_range_note(options.min_patients))
+                    else:
+                        slope["range_from"], slope["range_to"] = covered
+                        grid = grid[(grid >= covered[0]) & (grid <= covered[1])]
+                        traj = predicted_trajectory(result.fit, model, grid, x_s.mean(), level,
+                                                    contrast_stratum, time_scale, centre)
+                        outside = _outside_scale(traj["predicted"].to_numpy(), model.name)
+                        traj["note"] = np.where(outside, outside_note(model.name), "")
+                        if outside.any():
+                            where = traj.loc[outside, "age_years"]
+                            slope["outside_scale"] = True
+                            note = _join(note, outside_note(model.name) + (
+                                f" at ages {where.min():.1f}–{where.max():.1f}"))
+                        else:
+                            slope["outside_scale"] = False
+                        for column, value in reversed(head.items()):
+                            if column != "centre":
+                                traj.insert(0, column, value)
+                        out["lmm_trajectories"].append(traj)
+            out["lmm_slopes"].append({
+                **head, "natural_history_rate": is_rate, "n_patients": n_pat,
+                "n_assessments": n_obs, **slope, "note": note})
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def outside_note(scale: str) -> str:
+    low, high = SCALES[scale].valid_range
+    bound = f"{low:g}–{high:g}" if high is not None else f"≥ {low:g}"
+    return f"fitted mean outside the scale's range ({bound})"
+
+
+def no_range_note(min_patients: int) -> str:
+    return (f"no age with data from at least {min_patients} patients (progression.min_patients): "
+            "slope and trajectory not reported")
+
+
+def _outside_scale(predicted: np.ndarray, scale: str) -> np.ndarray:
+    low, high = SCALES[scale].valid_range
+    outside = predicted < low
+    if high is not None and SCALES[scale].ceiling:
+        outside |= predicted > high
+    return outside
+
+
 def not_modelled_note(min_patients: int) -> str:
     return f"fewer than {min_patients} patients (progression.min_patients): counted, not modelled"
 
@@ -253,27 +315,28 @@ def no_assessments_note(scale: str) -> str:
     return f"no natural-history {scale} assessments in the export"
 
 
-def _short_note(result: StratumFit) -> str:
+def _short_note(result: StratumFit, time: str = "age") -> str:
     """What a slope's reader must know of its fit, in a phrase (the full message is in
     ``lmm_variance_components.csv``)."""
     if result.status == "not_modelled":
         return "not modelled: " + result.note.removeprefix("not modelled: ").split("; ")[0]
     if result.status == "random_intercept_only":
-        return "random intercept only: the random age slope is not identifiable"
+        return f"random intercept only: the random {time} slope is not identifiable"
     if result.fit is not None and result.fit.singular_:
         return "singular fit: a variance component is estimated as zero"
     return ""
 
 
 def _coefficients(fit: LMMResult, level: float) -> dict[str, dict]:
-    return {term: _wald(float(fit.params_[term]), float(fit.bse_[term]), level)
-            for term in fit.params_.index}
+    """Per coefficient: estimate, SE, Satterthwaite df, t interval, t and p."""
+    table = fit.summary(ddf="satterthwaite", level=level)
+    return {term: {"estimate": r.estimate, "se": r.se, "df": r.df, "lo": r.lower, "hi": r.upper,
+                   "t": r.t, "p": r.p} for term, r in zip(table.index, table.itertuples())}
 
 
-def _variance_row(model, stratify_by, stratum, kind, result: StratumFit, n_pat, n_obs,
-                  formula) -> dict:
+def _variance_row(model, head: dict, kind, result: StratumFit, n_pat, n_obs, formula) -> dict:
     row = {
-        "scale": model.name, "stratify_by": stratify_by, "stratum": stratum, "model": kind,
+        **head, "model": kind,
         "formula": formula, "reml": model.reml, "n_patients": n_pat, "n_assessments": n_obs,
         "status": result.status, "note": result.note,
     }
@@ -282,7 +345,9 @@ def _variance_row(model, stratify_by, stratum, kind, result: StratumFit, n_pat, 
         row["random_effects"] = ""
         return row
     g = fit.cov_re_
-    row["random_effects"] = " + ".join("intercept" if c == "(Intercept)" else c for c in g.index)
+    row["random_effects"] = " + ".join(
+        "intercept" if c == "(Intercept)" else "years since baseline" if c == "years" else "age"
+        for c in g.index)
     row["var_intercept"] = float(g.iloc[0, 0])
     if g.shape[0] > 1:
         row["var_age"] = float(g.iloc[1, 1])
