@@ -14,12 +14,13 @@ import pytest
 from scipy import stats
 
 from conftest import FIXTURES, REPOSITORY, SAMPLE, patient, write_export
-from smanh.config.scales import ScaleOptions, scale_options
+from smanh.config.scales import ScaleOptions, change_threshold, scale_options
 from smanh.config.validation import validate_config
 from smanh.errors import ConfigError
 from smanh.ingest.registry import read_registry
 from smanh.progression.change import (
     CHANGE_COLUMNS,
+    baseline_age_bands,
     change_pairs,
     change_table,
     proportion_ci,
@@ -352,15 +353,31 @@ def test_change_summary_by_hand_and_against_references():
 
 def test_change_table_reports_small_strata_without_estimates():
     pairs = pd.DataFrame({"patient_id": list("ABCDE"), "change": [1.0, -3, 0, 2, -1],
+                          "interval_months": [12.0, 9, 15, 12, 12],
+                          "baseline_age": [1.0, 4.0, 19.0, 2.0, 30.0],
                           "sma_type_group": ["2", "2", "2", "3", "3"]})
     from smanh.progression.selection import strata_of
 
-    table = change_table(pairs, "HFMSE", [("sma_type", *strata_of(pairs, "sma_type"))],
-                         min_patients=3)
+    table = change_table(pairs, "HFMSE", [("sma_type", *strata_of(pairs, "sma_type")),
+                                          ("baseline_age_band", *baseline_age_bands(pairs, [2, 18]))],
+                         min_patients=2, threshold=3, threshold_source="a paper")
     assert table.columns.tolist() == CHANGE_COLUMNS
     type2, type3 = table.iloc[0], table.iloc[1]
     assert type2["n_pairs"] == 3 and type2["mean"] == pytest.approx(-2 / 3)
-    assert type3["n_pairs"] == 2 and pd.isna(type3["mean"]) and "not estimated" in type3["note"]
+    # annualised: 1/1, -3/0.75, 0/1.25 per year; t interval with 2 df, by hand
+    rates = np.array([1.0, -4.0, 0.0])
+    assert type2["annualised_mean"] == pytest.approx(-1.0)
+    assert type2["annualised_sd"] == pytest.approx(rates.std(ddof=1))
+    half = stats.t.ppf(0.975, 2) * rates.std(ddof=1) / np.sqrt(3)
+    assert (type2["annualised_lo"], type2["annualised_hi"]) == pytest.approx((-1 - half, -1 + half))
+    assert (type2["threshold"], type2["threshold_source"]) == (3, "a paper")
+    assert type3["n_pairs"] == 2
+    # bands <2, 2-18, >=18 of the baseline ages 1, 4, 19, 2, 30: 1, 2 (4 and 2), 2 (19, 30)
+    bands = table[table["stratify_by"] == "baseline_age_band"].set_index("stratum")
+    assert bands.index.tolist() == ["<2", "2–18", "≥18"]
+    assert bands["n_pairs"].tolist() == [1, 2, 2]
+    assert "not estimated" in bands.loc["<2", "note"] and pd.isna(bands.loc["<2", "mean"])
+    assert bands.loc["2–18", "mean"] == pytest.approx((-3 + 2) / 2)
 
 
 # --------------------------------------------------------------------------- config
@@ -370,8 +387,23 @@ def test_progression_config_defaults_and_per_scale_overrides():
     config = validate_config({"registry": {"path": "x"}})["progression"]
     assert config["scales"] == ["HFMSE", "RULM", "CHOP_INTEND", "HINE2", "6MWT", "FVC_PCT"]
     assert config["stratify_by"] == ["sma_type"] and config["min_patients"] == 10
-    assert config["change"] == {"window_months": 12, "tolerance_months": 3, "threshold": 2,
-                                "proportion_ci": "clopper_pearson"}
+    assert {k: v for k, v in config["change"].items() if k != "thresholds"} == {
+        "window_months": 12, "tolerance_months": 3, "age_bands": [2, 5, 12, 18],
+        "proportion_ci": "clopper_pearson"}
+    assert config["time_scale"] == "both" and config["centre"] == "median"
+    # per-scale thresholds with their sources; the earlier single threshold overrides them;
+    # a scale's own threshold overrides both
+    thresholds = {s: change_threshold(config, s)[0] for s in config["scales"]}
+    assert thresholds == {"HFMSE": 3, "RULM": 2, "CHOP_INTEND": 4, "HINE2": 2, "6MWT": 30, "FVC_PCT": 2}
+    assert "CHERISH" in change_threshold(config, "HFMSE")[1]
+    legacy = validate_config({"registry": {"path": "x"}, "progression": {
+        "change": {"threshold": 2.5}, "scales": ["HFMSE", {"name": "6MWT", "threshold": 30}]}})
+    assert change_threshold(legacy["progression"], "HFMSE") == (2.5, "progression.change.threshold")
+    assert change_threshold(legacy["progression"], "6MWT") == (30, "progression.scales")
+    override = validate_config({"registry": {"path": "x"}, "progression": {
+        "change": {"thresholds": {"HFMSE": {"value": 4}}}}})["progression"]
+    assert change_threshold(override, "HFMSE") == (4, "study configuration")
+    assert change_threshold(override, "CHOP_INTEND")[0] == 4
     models = scale_options({**config, "knots": [5], "scales": ["HFMSE", {"name": "RULM", "knots": [],
                                                                           "threshold": 1}]})
     assert models["HFMSE"].knots == (5.0,) and models["RULM"].knots == ()
@@ -393,21 +425,24 @@ def _table(run_dir, name):
 def test_workflow_tables_follow_the_contract_and_hold_the_engine_numbers(sample_run):
     slopes = _table(sample_run, "lmm_slopes.csv")
     assert slopes.columns.tolist() == SLOPE_COLUMNS
-    assert slopes.columns.tolist() == [
-        "scale", "stratify_by", "stratum", "n_patients", "n_assessments", "slope_per_year",
-        "se", "lo", "hi", "note"]
     assert set(slopes["scale"]) == {"HFMSE", "RULM", "CHOP_INTEND", "HINE2", "6MWT", "FVC_PCT"}
+    assert set(slopes["time_scale"]) == {"age", "baseline_age_and_time"}  # both by default
+    reference = pd.read_csv(FIXTURES.parent / "progression" / "time_scale_reference.csv",
+                            keep_default_na=False)
     for type_group in ("2", "3"):
-        row = slopes[(slopes["scale"] == "HFMSE") & (slopes["stratum"].astype(str) == type_group)].iloc[0]
         fixture = _fixture(f"sample_hfmse_type{type_group}", type_group)
-        assert row["n_assessments"] == len(fixture)  # the independent natural-history selection
-        assert row["n_patients"] == fixture["patient_id"].nunique()
-        fit = fit_lmm(fixture, "score", ["age"], ["age"], "patient_id")
-        assert row["slope_per_year"] == pytest.approx(fit.params_["age"], rel=1e-9)
-        assert row["se"] == pytest.approx(fit.bse_["age"], rel=1e-9)
         name = f"sample_hfmse_type{type_group}"
-        assert row["slope_per_year"] == pytest.approx(_lme4(name, "beta_age"), rel=RTOL)
-        assert row["se"] == pytest.approx(_lme4(name, "se_age"), rel=RTOL)
+        for time_scale, term in [("age", "age_c"), ("baseline_age_and_time", "years")]:
+            row = slopes[(slopes["scale"] == "HFMSE") & (slopes["stratum"].astype(str) == type_group)
+                         & (slopes["time_scale"] == time_scale)].iloc[0]
+            assert row["n_assessments"] == len(fixture)  # the independent natural-history selection
+            assert row["n_patients"] == fixture["patient_id"].nunique()
+            assert row["natural_history_rate"] == (time_scale == "baseline_age_and_time")
+            ref = reference[(reference["dataset"] == name) & (reference["model"] == time_scale)
+                            & (reference["term"] == term)].set_index("quantity")["value"].astype(float)
+            for column, quantity in [("slope_per_year", "estimate"), ("se", "se"), ("df", "df"),
+                                     ("lo", "lower"), ("hi", "upper")]:
+                assert row[column] == pytest.approx(ref[quantity], rel=RTOL), column
     change = _table(sample_run, "change_12m.csv")
     assert change.columns.tolist() == CHANGE_COLUMNS
     assert (change["n_pairs"] == change["n_patients"]).all()

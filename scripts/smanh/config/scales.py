@@ -157,3 +157,29 @@ def _centre(value) -> float | None:
         raise ConfigError(
             f"config key 'progression.centre': {value!r} is neither 'median' nor an age in years"
         ) from None
+
+
+def change_threshold(progression: dict, scale: str) -> tuple[float, str]:
+    """The change threshold of ``scale`` and its source: the scale's own ``threshold`` in
+    ``progression.scales``, else ``progression.change.threshold`` (one for every scale, as
+    earlier configs set it), else ``progression.change.thresholds[scale]`` (the schema's
+    per-scale defaults, with their sources)."""
+    own = scale_options(progression)[scale].threshold
+    if own is not None:
+        return own, "progression.scales"
+    change = progression.get("change", {})
+    if change.get("threshold") is not None:
+        return float(change["threshold"]), "progression.change.threshold"
+    spec = change.get("thresholds", {}).get(scale)
+    if spec is None:
+        return 2.0, "project default for other scales"
+    return float(spec["value"]), str(spec.get("source", "study configuration"))
+
+
+def age_band_labels(cuts) -> list[str]:
+    """Labels of the bands cut at ``cuts`` (years): ``<2``, ``2–5``, ..., ``≥18``."""
+    cuts = sorted(float(c) for c in cuts)
+    if not cuts:
+        return []
+    return ([f"<{cuts[0]:g}"] + [f"{a:g}–{b:g}" for a, b in zip(cuts[:-1], cuts[1:])]
+            + [f"≥{cuts[-1]:g}"])

@@ -19,7 +19,9 @@ non-overlapping pair would add precision but makes the pairs of one patient corr
 Summary
 -------
 Per scale and stratum: ``n_pairs`` (= ``n_patients``), mean change (follow-up − baseline)
-with a t-based confidence interval, SD, and the shares *declined* (change ≤ −threshold),
+with a t-based confidence interval, SD, the mean *annualised* change (change / years
+between the two assessments, per pair) with its t interval and SD, and the shares
+*declined* (change ≤ −threshold),
 *stable* (−threshold < change < threshold) and *improved* (change ≥ threshold), each with a
 binomial confidence interval: Clopper–Pearson (exact; default) or Wilson (score).
 
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import special  # the quantile functions of scipy.stats, without its 0.4 s import
 
+from smanh.config.scales import age_band_labels
 from smanh.config.units import DAYS_PER_YEAR
 from smanh.errors import ConfigError
 
@@ -47,7 +50,8 @@ PAIR_COLUMNS = [
 ]
 CHANGE_COLUMNS = [
     "scale", "stratify_by", "stratum", "n_pairs", "n_patients", "mean", "sd", "mean_lo",
-    "mean_hi", "threshold", "n_declined", "share_declined", "declined_lo", "declined_hi",
+    "mean_hi", "annualised_mean", "annualised_sd", "annualised_lo", "annualised_hi",
+    "threshold", "threshold_source", "n_declined", "share_declined", "declined_lo", "declined_hi",
     "n_stable", "share_stable", "stable_lo", "stable_hi", "n_improved", "share_improved",
     "improved_lo", "improved_hi", "note",
 ]
@@ -216,12 +220,39 @@ def summarise_change(
     return out
 
 
+def annualised_summary(changes: np.ndarray, years: np.ndarray, level: float = 0.95) -> dict:
+    """Mean of the per-pair annualised changes (change / years between) with its t
+    interval, and their SD."""
+    rates = np.asarray(changes, float) / np.asarray(years, float)
+    n = rates.size
+    out = {"annualised_mean": np.nan, "annualised_sd": np.nan, "annualised_lo": np.nan,
+           "annualised_hi": np.nan}
+    if n >= 1:
+        out["annualised_mean"] = float(rates.mean())
+    if n >= 2:
+        sd = float(rates.std(ddof=1))
+        half = special.stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n)
+        out.update(annualised_sd=sd, annualised_lo=out["annualised_mean"] - half,
+                   annualised_hi=out["annualised_mean"] + half)
+    return out
+
+
+def baseline_age_bands(pairs: pd.DataFrame, cuts) -> tuple[pd.Series, tuple[str, ...]]:
+    """The baseline-age band of every pair (``stratify_by = baseline_age_band``) and the
+    bands' order; bands from :func:`smanh.config.scales.age_band_labels`."""
+    labels = age_band_labels(cuts)
+    edges = np.array(sorted(float(c) for c in cuts))
+    index = np.searchsorted(edges, pairs["baseline_age"].to_numpy(float), side="right")
+    return pd.Series(np.array(labels, dtype=object)[index], index=pairs.index), tuple(labels)
+
+
 def change_table(
     pairs: pd.DataFrame,
     scale: str,
     strata: list[tuple[str, pd.Series, tuple[str, ...]]],
     *,
     threshold: float = 2.0,
+    threshold_source: str = "",
     level: float = 0.95,
     method: str = "clopper_pearson",
     min_patients: int = 10,
@@ -241,17 +272,21 @@ def change_table(
             row = {
                 "scale": scale, "stratify_by": stratify_by, "stratum": stratum,
                 "n_pairs": n, "n_patients": int(chosen["patient_id"].nunique()),
-                "threshold": threshold, "note": "",
+                "threshold": threshold, "threshold_source": threshold_source, "note": "",
             }
             if n < min_patients:
                 row["note"] = (f"fewer than {min_patients} patients with a pair (progression.min_patients): "
                                "counted, not estimated")
             else:
                 row.update(summarise_change(chosen["change"].to_numpy(), threshold, level, method))
+                row.update(annualised_summary(chosen["change"].to_numpy(),
+                                              chosen["interval_months"].to_numpy(float) / 12.0,
+                                              level))
             rows.append(row)
     if pairs.empty:
         rows.append({"scale": scale, "stratify_by": "all", "stratum": "all", "n_pairs": 0, "n_patients": 0,
-                     "threshold": threshold, "note": "no patient with a pair of natural-history assessments "
+                     "threshold": threshold, "threshold_source": threshold_source,
+                     "note": "no patient with a pair of natural-history assessments "
                                                      "in the window"})
     table = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for column in ("n_pairs", "n_patients", "n_declined", "n_stable", "n_improved"):

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smanh.config.scales import scale_options
+from smanh.config.scales import change_threshold, scale_options
 from smanh.figures.progression import change_histogram, spaghetti_figure
 from smanh.jobs.files import as_written
-from smanh.progression.change import change_pairs, change_table
+from smanh.progression.change import baseline_age_bands, change_pairs, change_table
 from smanh.progression.floor_ceiling import floor_ceiling
 from smanh.progression.models import ProgressionOptions, analyse_scale
 from smanh.progression.selection import natural_history_assessments, strata_of
@@ -67,9 +67,12 @@ def progression_scale(
         float(change["tolerance_months"]),
     )
     strata = [(by, *strata_of(pairs, by, options.birth_eras)) for by in stratify_by]
+    if change.get("age_bands"):
+        strata.append(("baseline_age_band", *baseline_age_bands(pairs, change["age_bands"])))
+    threshold, source = change_threshold(progression, scale)
     tables["change_12m"] = change_table(
         pairs, scale, strata,
-        threshold=model.threshold if model.threshold is not None else float(change["threshold"]),
+        threshold=threshold, threshold_source=source,
         level=confidence_level,
         method=change["proportion_ci"],
         min_patients=options.min_patients,
@@ -88,9 +91,7 @@ def _figures(result: ScaleResult, scale: str, progression: dict, birth_eras) -> 
         seed=progression["seed"], birth_eras=birth_eras,
     )
     change = as_written(result.tables["change_12m"])
-    threshold = (
-        float(change["threshold"].iloc[0]) if len(change) else progression["change"]["threshold"]
-    )
+    threshold = change_threshold(progression, scale)[0]
     histogram = change_histogram(
         result.pairs, change, scale, stratify_by=stratify_by, threshold=threshold,
         birth_eras=birth_eras,
