@@ -47,3 +47,28 @@ def test_recovering_a_lone_small_cell_is_impossible_by_brute_force():
         if 120 + small + partner + 57 == total
     }
     assert len(candidates) > 1
+
+
+def test_a_lone_small_baseline_age_band_is_complemented_within_its_stratification():
+    """The baseline-age bands of change_12m.csv and the SMA types partition the same pairs:
+    one hidden band would be the SMA types' total minus the other bands."""
+    import pandas as pd
+
+    from smanh.disclosure.release import release
+    from report.disclosure_audit import audit
+
+    rows = [("sma_type", "2", 30), ("sma_type", "3", 22),
+            ("baseline_age_band", "<2", 3), ("baseline_age_band", "2–5", 20),
+            ("baseline_age_band", "≥5", 29)]
+    table = pd.DataFrame([{"scale": "HFMSE", "stratify_by": by, "stratum": s, "n_pairs": n,
+                           "n_patients": n, "n_declined": 0, "n_stable": n, "n_improved": 0,
+                           "share_declined": 0.0, "declined_lo": 0.0, "declined_hi": 0.1,
+                           "share_stable": 1.0, "stable_lo": 0.9, "stable_hi": 1.0,
+                           "share_improved": 0.0, "improved_lo": 0.0, "improved_hi": 0.1,
+                           "note": ""} for by, s, n in rows])
+    shown = release({"change_12m": table}, 5)["change_12m"]
+    assert shown["n_pairs"].tolist() == ["30", "22", "<5", "≈20", "29"]
+    assert audit({"change_12m": shown}, 5) == []
+    # the audit sees the lone hidden band without the complement
+    unprotected = shown.assign(n_pairs=["30", "22", "<5", "20", "29"])
+    assert any("baseline_age_band against sma_type" in p for p in audit({"change_12m": unprotected}, 5))

@@ -6,7 +6,8 @@ small registries.
 * no exact count differs by 1 to T − 1 from another exact count it is a part or margin of
   (strata and their endpoint's ``all``; the n of tests and models and their endpoint's n;
   the reasons and total of a cohort-flow step; Table 1 levels and their column; the three
-  12-month categories and their pairs);
+  12-month categories and their pairs; the strata of one 12-month stratification and
+  the total of another);
 * within any group whose total is released, never exactly one cell is hidden;
 * curves hold no row with fewer than T at risk, no stratum with fewer than T events, and no
   age that is not on the release grid;
@@ -119,6 +120,15 @@ def audit(released: dict[str, pd.DataFrame], threshold: int) -> list[str]:
         for row in change.itertuples():
             lone_hidden(f"change_12m {row.scale} {row.stratum}", [row.n_declined, row.n_stable, row.n_improved],
                         row.n_pairs)
+        # the stratifications of a scale (SMA type, baseline-age band...) partition the same
+        # pairs: a fully exact one gives the total of the others
+        for scale, rows in change.groupby("scale"):
+            partitions = {by: list(part["n_pairs"]) for by, part in rows.groupby("stratify_by")}
+            for by, cells in partitions.items():
+                for other, reference in partitions.items():
+                    exact = [value(c) for c in reference]
+                    if other != by and all(v is not None for v in exact):
+                        lone_hidden(f"change_12m {scale} {by} against {other}", cells, str(int(sum(exact))))
     for name, table in released.items():
         if "age_years" in table and "from_age" in table and len(table):
             at_risk = [value(v) for v in table["at_risk"]]

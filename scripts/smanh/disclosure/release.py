@@ -354,8 +354,13 @@ def _change(table, threshold, **_):
         hidden = counts[k].state != Counts.EXACT
         shown.loc[hidden, [f"share_{k}", f"{k}_lo", f"{k}_hi"]] = np.nan
         shown[f"n_{k}"] = counts[k].text()
+    # every stratification of a scale (SMA type, baseline-age band...) partitions the same
+    # pairs: one hidden stratum would be their total minus the others' exact counts
     for column in ("n_pairs", "n_patients"):
-        shown[column] = Counts(table[column], threshold).text()
+        cells = Counts(table[column], threshold)
+        for rows in _groups(table, ["scale", "stratify_by"]):
+            cells.complement(rows)
+        shown[column] = cells.text()
     return shown
 
 
