@@ -212,7 +212,8 @@ def run_in_process(registry: Path, out: Path, config: dict | None = None, draw_f
         result = progression_scale(
             stored.patients, stored.treatments, stored.assessments[stored.assessments["scale"] == scale],
             scale, config["progression"], confidence_level=analysis["confidence_level"],
-            birth_eras=list(analysis["birth_eras"]),
+            birth_eras=list(analysis["birth_eras"]), min_cell_count=config["report"]["min_cell_count"],
+            individual_level_figures=config["report"]["individual_level_figures"],
         )
         _collect(result.tables, parts, out / "progression" / scale)
         figures["spaghetti_figures"].append(_draw(result.figures["spaghetti"], out / f"progression_{scale}", draw_figures))

@@ -24,6 +24,8 @@ def main():
         dict(snakemake.params.progression),
         confidence_level=snakemake.params.confidence_level,
         birth_eras=list(snakemake.params.birth_eras),
+        min_cell_count=snakemake.params.min_cell_count,
+        individual_level_figures=snakemake.params.individual_level_figures,
     )
     write_tables(result.tables, snakemake.output)
     result.assessments.to_parquet(snakemake.output.assessments, index=False)

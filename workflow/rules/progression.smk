@@ -37,6 +37,8 @@ rule progression_scale:
         progression=config["progression"],
         confidence_level=config["analysis"]["confidence_level"],
         birth_eras=config["analysis"]["birth_eras"],
+        min_cell_count=config["report"]["min_cell_count"],
+        individual_level_figures=config["report"]["individual_level_figures"],
     script:
         "../../scripts/rules/progression_scale.py"
 

@@ -60,7 +60,7 @@ from smanh.progression.selection import distinct_patients, strata_of
 SLOPE_COLUMNS = [
     "scale", "stratify_by", "stratum", "time_scale", "natural_history_rate", "centre",
     "n_patients", "n_assessments", "slope_per_year", "se", "df", "lo", "hi", "p",
-    "range_from", "range_to", "outside_scale", "note",
+    "range_from", "range_to", "outside_scale", "floor_ceiling_flag", "note",
 ]
 FIXED_EFFECT_COLUMNS = [
     "scale", "stratify_by", "stratum", "time_scale", "centre", "model", "kind", "term",
@@ -140,6 +140,7 @@ class ProgressionOptions:
     confidence_level: float
     trajectory_step: float
     birth_eras: tuple[int, ...] | None
+    floor_ceiling_share: float = 0.15
 
 
 def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionOptions) -> dict:
@@ -179,6 +180,9 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
     patients = pd.factorize(data["patient_id"])[0]
     step = options.trajectory_step
     key = {"scale": model.name}
+    low, high = SCALES[model.name].floor_and_ceiling
+    score = data["score"].to_numpy(float)
+    at_bound = (score <= low) | ((score >= high) if high is not None else False)
     for stratify_by in options.stratify_by:
         labels, order = strata_of(data, stratify_by, options.birth_eras)
         # Strata as integer codes: one pass over the text labels, not one per stratum.
@@ -217,6 +221,7 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
             head = {**key, "stratify_by": stratify_by, "stratum": stratum, "time_scale": time_scale}
             slope = {}
             note = ""
+            flagged = bool(at_bound[rows].mean() >= options.floor_ceiling_share)
             if stratum not in modelled:
                 note = not_modelled_note(options.min_patients)
                 out["lmm_variance_components"].append(_variance_row(
@@ -279,9 +284,11 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
                             if column != "centre":
                                 traj.insert(0, column, value)
                         out["lmm_trajectories"].append(traj)
+            if flagged and "slope_per_year" in slope:
+                note = _join(note, floor_ceiling_note(options.floor_ceiling_share))
             out["lmm_slopes"].append({
                 **head, "natural_history_rate": is_rate, "n_patients": n_pat,
-                "n_assessments": n_obs, **slope, "note": note})
+                "n_assessments": n_obs, **slope, "floor_ceiling_flag": flagged, "note": note})
 
 
 def _join(*parts: str) -> str:
@@ -294,9 +301,14 @@ def outside_note(scale: str) -> str:
     return f"fitted mean outside the scale's range ({bound})"
 
 
+def floor_ceiling_note(share: float) -> str:
+    return (f"at least {100 * share:g}% of assessments at the scale's floor or ceiling: the linear "
+            "model is unreliable there")
+
+
 def no_range_note(min_patients: int) -> str:
-    return (f"no age with data from at least {min_patients} patients (progression.min_patients): "
-            "slope and trajectory not reported")
+    return (f"no age at which enough patients (progression.min_patients = {min_patients}) have "
+            "data: slope and trajectory not reported")
 
 
 def _outside_scale(predicted: np.ndarray, scale: str) -> np.ndarray:

@@ -39,13 +39,16 @@ def progression_scale(
     birth_eras=None,
     *,
     figures: bool = True,
+    min_cell_count: int = 5,
+    individual_level_figures: bool = False,
 ) -> ScaleResult:
     """Everything the ``progression_scale`` rule writes for one scale: the tables of
     :data:`~smanh.config.tables.PROGRESSION_TABLES`, the natural-history assessments
     (per-patient trajectories) and the 12-month change pairs (both keep ``patient_id``:
-    intermediate files only) and, with ``figures``, the spaghetti plot and the 12-month
-    change histogram, drawn from the tables as written so that they show exactly what the
-    tables hold."""
+    intermediate files only) and, with ``figures``, the percentile-band figure (per-patient
+    lines too with ``individual_level_figures``) and the 12-month change histogram, both
+    with nothing drawn from fewer than ``min_cell_count`` patients, the model curves from
+    the tables as written."""
     model = scale_options(progression)[scale]
     stratify_by = list(dict.fromkeys(progression["stratify_by"]))
     options = ProgressionOptions(
@@ -54,6 +57,7 @@ def progression_scale(
         confidence_level=confidence_level,
         trajectory_step=float(progression["trajectory_step"]),
         birth_eras=tuple(birth_eras) if birth_eras else None,
+        floor_ceiling_share=float(progression.get("floor_ceiling_share", 0.15)),
     )
     data = natural_history_assessments(patients, treatments, assessments, scale, birth_eras)
     tables = analyse_scale(data, model, options)
@@ -79,21 +83,24 @@ def progression_scale(
     )
     result = ScaleResult(tables, data, pairs, {})
     if figures:
-        result.figures = _figures(result, scale, progression, birth_eras)
+        result.figures = _figures(result, scale, progression, birth_eras, min_cell_count,
+                                  individual_level_figures)
     return result
 
 
-def _figures(result: ScaleResult, scale: str, progression: dict, birth_eras) -> dict[str, Figure]:
+def _figures(result: ScaleResult, scale: str, progression: dict, birth_eras, min_cell_count: int,
+             individual_level: bool) -> dict[str, Figure]:
     stratify_by = list(progression["stratify_by"])
     spaghetti = spaghetti_figure(
         result.assessments, as_written(result.tables["lmm_trajectories"]), scale,
         stratify_by=stratify_by, max_patients=progression["spaghetti_patients"],
-        seed=progression["seed"], birth_eras=birth_eras,
+        seed=progression["seed"], birth_eras=birth_eras, min_cell_count=min_cell_count,
+        individual_level=individual_level,
     )
     change = as_written(result.tables["change_12m"])
     threshold = change_threshold(progression, scale)[0]
     histogram = change_histogram(
         result.pairs, change, scale, stratify_by=stratify_by, threshold=threshold,
-        birth_eras=birth_eras,
+        birth_eras=birth_eras, min_cell_count=min_cell_count,
     )
     return {"spaghetti": spaghetti, "change": histogram}

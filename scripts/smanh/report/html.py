@@ -38,7 +38,7 @@ from smanh.report.external_control import external_control_context
 from smanh.report.flow_diagram import strobe_flow_svg
 from smanh.report.front_page import facts, key_medians, key_slopes
 from smanh.report.limitations import data_limitations, quality_value, warnings
-from smanh.report.progression import PROGRESSION_REPORT_TABLES, progression_context
+from smanh.report.progression import PROGRESSION_REPORT_TABLES, natural_history_rates, progression_context
 from smanh.report.strobe import strobe_checklist
 from smanh.report.survival import SURVIVAL_REPORT_TABLES, survival_context
 
@@ -171,7 +171,8 @@ def render_report(
         min_cell_count=min_cell_count,
         front=facts(summary, tables["cohort_flow"], min_cell_count),
         key_medians=key_medians(km_summary, min_cell_count, empty["endpoints"]),
-        key_slopes=key_slopes(_enough_patients(tables.get("lmm_slopes"), min_cell_count), empty["scales"]),
+        key_slopes=key_slopes(_enough_patients(natural_history_rates(tables.get("lmm_slopes")), min_cell_count),
+                              empty["scales"]),
         methods=methods_context(config),
         flow_diagram=strobe_flow_svg(tables["cohort_flow"], min_cell_count),
         table1=table1_display(tables["table1"], min_cell_count),

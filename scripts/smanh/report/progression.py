@@ -50,13 +50,110 @@ def _status(status: str, singular, note: str) -> str:
     return text
 
 
+TIME_SCALE_TITLES = {
+    "age": "age slope per year (95% CI)",
+    "baseline_age_and_time": "longitudinal slope per year of follow-up (95% CI)",
+}
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
+def _slope_table(s: pd.DataFrame, notes: dict, pooled: bool, min_cell_count: int) -> pd.DataFrame:
+    """One row per stratum, the slopes of the time scales side by side (the natural-history
+    rate's column says so), the ages covered and the notes."""
+    if "time_scale" not in s:
+        s = s.assign(time_scale="age", natural_history_rate=True)
+    scales = list(dict.fromkeys(s["time_scale"]))
+    rate = next((t for t in scales if _flag(s.loc[s["time_scale"] == t, "natural_history_rate"].iloc[0])),
+                scales[-1])
+    rows = []
+    for (by, stratum), part in s.groupby(["stratify_by", s["stratum"].astype(str)], sort=False):
+        first = part.iloc[0]
+        row = {"stratify_by": by, "stratum": stratum,
+               "patients": suppress_count(first["n_patients"], min_cell_count),
+               "assessments": suppress_count(first["n_assessments"], min_cell_count)}
+        for t in scales:
+            title = TIME_SCALE_TITLES.get(t, t) + (" — natural-history rate" if t == rate and len(scales) > 1 else "")
+            r = part[part["time_scale"] == t]
+            row[title] = ci(r["slope_per_year"].iloc[0], r["lo"].iloc[0], r["hi"].iloc[0]) if len(r) else "—"
+        age = part[part["time_scale"] == "age"]
+        if len(age) and pd.notna(age["range_from"].iloc[0]):
+            row["ages modelled"] = f"{age['range_from'].iloc[0]:.1f}–{age['range_to'].iloc[0]:.1f}"
+        elif "age" in scales:
+            row["ages modelled"] = "—"
+        texts = [notes.get((by, stratum), "")] + [str(n) for n in part["note"].fillna("") if n]
+        row["note"] = "; ".join(dict.fromkeys(t for t in texts if t)) or ("pooled model" if pooled else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def natural_history_rates(lmm_slopes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of ``lmm_slopes`` the report's summary may quote: the natural-history rate
+    of each stratum (the longitudinal slope when fitted), not flagged (fitted mean outside
+    the scale's range, floor or ceiling crowded); strata not modelled have no estimate."""
+    if lmm_slopes is None or "natural_history_rate" not in lmm_slopes:
+        return lmm_slopes
+    keep = lmm_slopes["natural_history_rate"].map(_flag)
+    for column in ("outside_scale", "floor_ceiling_flag"):
+        keep &= ~lmm_slopes[column].map(_flag)
+    return lmm_slopes[keep]
+
+
+def summary_slopes(lmm_slopes: pd.DataFrame | None) -> list[dict]:
+    """The report summary's slope sentences: per scale and stratum the natural-history
+    rate only, and never from a stratum that was not modelled (fewer than
+    ``progression.min_patients`` patients), whose fitted mean leaves the scale's range, or
+    whose scale piles up at its floor or ceiling there."""
+    if lmm_slopes is None or not len(lmm_slopes):
+        return []
+    rows = lmm_slopes.dropna(subset=["slope_per_year"])
+    if "natural_history_rate" in rows:
+        keep = rows["natural_history_rate"].map(_flag)
+        for column in ("outside_scale", "floor_ceiling_flag"):
+            keep &= ~rows[column].map(_flag)
+        rows = rows[keep]
+    out = []
+    for r in rows.itertuples():
+        longitudinal = getattr(r, "time_scale", "age") == "baseline_age_and_time"
+        out.append({"scale": r.scale, "stratum": f"{r.stratify_by.replace('_', ' ')} {r.stratum}",
+                    "slope": ci(r.slope_per_year, r.lo, r.hi),
+                    "kind": "per year of follow-up" if longitudinal else "per year of age"})
+    return out
+
+
+def _methods(s: pd.DataFrame, v: pd.DataFrame, c: pd.DataFrame) -> str:
+    """What the scale's tables were made with, in a sentence: time scales, centring,
+    degrees of freedom, change threshold and its source."""
+    parts = []
+    scales = list(dict.fromkeys(s["time_scale"])) if "time_scale" in s else ["age"]
+    names = {"age": "age", "baseline_age_and_time": "baseline age + years since baseline"}
+    parts.append("Time scale" + ("s" if len(scales) > 1 else "") + ": " + " and ".join(
+        names.get(t, t) for t in scales) + (
+        " (the longitudinal slope, per year of follow-up, is the natural-history rate)"
+        if "baseline_age_and_time" in scales else ""))
+    if "centre" in v and v["centre"].notna().any():
+        centres = "; ".join(
+            f"{r.stratum}: {'age' if r.time_scale == 'age' else 'baseline age'} {r.centre:.1f}"
+            for r in v.dropna(subset=["centre"]).itertuples())
+        parts.append(f"age and baseline age centred (years; the stratum's median unless "
+                     f"progression.centre says otherwise) at {centres}")
+    parts.append("fixed effects with Satterthwaite degrees of freedom (t intervals and p-values, "
+                 "as lmerTest)")
+    parts.append("slopes and trajectories only over the ages with data from at least "
+                 "progression.min_patients patients")
+    return "; ".join(parts) + "."
+
+
 def progression_context(
     tables: dict[str, pd.DataFrame],
     spaghetti_figures: list,
     change_figures: list,
     min_cell_count: int,
 ) -> dict:
-    """Per scale: slope table, change table, floor/ceiling table and the two figures."""
+    """Per scale: slope table (time scales side by side), change table, floor/ceiling table,
+    the two figures and the methods sentence."""
     slopes = tables.get("lmm_slopes")
     if slopes is None:
         return {}
@@ -75,18 +172,9 @@ def progression_context(
             for r in v.fillna({"note": ""}).itertuples()
         }
         pooled = v[v["stratum"].astype(str) == "pooled"]
-        slope_table = pd.DataFrame({
-            "stratify_by": s["stratify_by"], "stratum": s["stratum"].astype(str),
-            "patients": [suppress_count(n, min_cell_count) for n in s["n_patients"]],
-            "assessments": [suppress_count(n, min_cell_count) for n in s["n_assessments"]],
-            "slope per year (95% CI)": [
-                ci(e, lo, hi) for e, lo, hi in zip(s["slope_per_year"], s["lo"], s["hi"])],
-            "SE": [format_number(x, 3) for x in s["se"]],
-            "note": [
-                notes.get((by, str(st)), "") or ("pooled model" if len(pooled) else "")
-                for by, st in zip(s["stratify_by"], s["stratum"])
-            ],
-        })
+        slope_table = _slope_table(s, notes, bool(len(pooled)), min_cell_count)
+        flagged = sorted({f"{r.stratify_by.replace('_', ' ')} {r.stratum}" for r in s.itertuples()
+                          if _flag(getattr(r, "floor_ceiling_flag", False))})
         c = change[change["scale"] == scale]
         hidden = _hidden_shares(c, min_cell_count)
         change_table = pd.DataFrame({
@@ -94,6 +182,11 @@ def progression_context(
             "patients": [suppress_count(n, min_cell_count) for n in c["n_patients"]],
             "mean change (95% CI)": [
                 ci(e, lo, hi) for e, lo, hi in zip(c["mean"], c["mean_lo"], c["mean_hi"])],
+            "annualised change per year (95% CI)": [
+                ci(e, lo, hi) for e, lo, hi in zip(
+                    c.get("annualised_mean", c["mean"] * float("nan")),
+                    c.get("annualised_lo", c["mean"] * float("nan")),
+                    c.get("annualised_hi", c["mean"] * float("nan")))],
             "SD": [format_number(x) for x in c["sd"]],
             **{
                 f"{kind} (95% CI)": [
@@ -121,12 +214,20 @@ def progression_context(
         })
         formulas = list(dict.fromkeys(v["formula"].dropna()))
         threshold = c["threshold"].iloc[0] if len(c) else None
+        source = (c["threshold_source"].iloc[0]
+                  if len(c) and "threshold_source" in c and pd.notna(c["threshold_source"].iloc[0])
+                  else "")
         context[scale] = {
             "slopes": slope_table,
             "change": change_table,
             "floor_ceiling": floor_table,
             "formulas": formulas,
-            "threshold": format_number(threshold, 1) if threshold is not None else "—",
+            "threshold": (format_number(threshold, 1) + (f"; {source}" if source else ""))
+            if threshold is not None else "—",
+            "methods": _methods(s, v, c),
+            "floor_flag": (
+                "Linear model unreliable (a large share of assessments at the floor or ceiling, "
+                "progression.floor_ceiling_share): " + ", ".join(flagged) + ".") if flagged else "",
             "spaghetti": spaghetti.get(scale),
             "histogram": histograms.get(scale),
         }
