@@ -53,9 +53,9 @@ def test_a_lone_small_baseline_age_band_is_complemented_within_its_stratificatio
     """The baseline-age bands of change_12m.csv and the SMA types partition the same pairs:
     one hidden band would be the SMA types' total minus the other bands."""
     import pandas as pd
+    from report.disclosure_audit import audit
 
     from smanh.disclosure.release import release
-    from report.disclosure_audit import audit
 
     rows = [("sma_type", "2", 30), ("sma_type", "3", 22),
             ("baseline_age_band", "<2", 3), ("baseline_age_band", "2–5", 20),
