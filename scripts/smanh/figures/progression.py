@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from smanh.config.scales import SCALES
@@ -122,12 +123,15 @@ def spaghetti_figure(
         labels = labels.to_numpy()
         panel = trajectories[trajectories["stratify_by"] == by]
         drew = False
+        handles = []
         for stratum in [s for s in order if s in set(labels)]:
             rows = labels == stratum
             colour = stratum_colour(by, stratum)
             label = stratum_label(by, stratum)
             bands = percentile_bands(ages[rows], assessments["score"].to_numpy(float)[rows],
                                      patient_codes[rows], width, min_cell_count)
+            if len(bands):  # the stratum's legend entry: its colour, as the bands
+                handles.append(Patch(color=colour, alpha=0.4, lw=0, label=label))
             for run in _runs(bands["age"].to_numpy(float), width):
                 part = bands.iloc[run]
                 x = part["age"].to_numpy(float) * per_year
@@ -143,10 +147,10 @@ def spaghetti_figure(
                 drew = True
             # the model's mean only where min_cell_count patients have data (the table's
             # range has progression.min_patients, which may be fewer)
-            covered = covered_range(ages[rows], pd.factorize(patient_codes[rows])[0],
-                                    panel["age_years"].to_numpy(float), min_cell_count, 0.0) \
-                if len(panel) else None
             curves = panel[panel["stratum"].astype(str) == stratum]
+            covered = covered_range(ages[rows], pd.factorize(patient_codes[rows])[0],
+                                    np.unique(curves["age_years"].to_numpy(float)),
+                                    min_cell_count, 0.0) if len(curves) else None
             if covered is not None and len(curves):
                 inside = curves["age_years"].between(*covered)
                 curve = curves[inside & (curves["time_scale"] == "age")] \
@@ -155,7 +159,7 @@ def spaghetti_figure(
                     ax.fill_between(curve["age_years"] * per_year, curve["lo"], curve["hi"],
                                     color=colour, alpha=0.3, lw=0, zorder=4)
                     ax.plot(curve["age_years"] * per_year, curve["predicted"], color=colour, lw=1.8,
-                            label=label, zorder=5)
+                            zorder=5)
                     drew = True
                 if "time_scale" in curves:
                     longitudinal = curves[inside & (curves["time_scale"] == "baseline_age_and_time")]
@@ -171,13 +175,15 @@ def spaghetti_figure(
         ax.set_title(STRATIFICATION_TITLES.get(by, by))
         ax.set_xlabel(f"Age ({unit})")
         if drew:  # beside the panel: no search for a free spot among the bands
-            ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            ax.legend(handles=handles, frameon=False, fontsize=7, loc="upper left",
+                      bbox_to_anchor=(1.0, 1.0))
         else:
             ax.text(0.5, 0.5, f"no age bin with at least {min_cell_count} patients",
                     ha="center", va="center", transform=ax.transAxes, fontsize=8)
     axes[0][0].set_ylabel(SCALES[scale].label)
-    what = (f"median (dashed) and 10th–90th percentiles per {width * per_year:g}-{unit[:-1]} bin "
-            f"with ≥ {min_cell_count} patients; model mean (95% CI), dotted: longitudinal model")
+    what = (f"observed median (dashed), 10th–90th percentiles per {width * per_year:g}-{unit[:-1]} "
+            f"bin with ≥ {min_cell_count} patients;\nmodel mean on age (solid, 95% CI) and from the "
+            "median baseline age (dotted)")
     title = f"{scale}: {what}"
     if lines:
         title += f"; {len(lines)} patients drawn"

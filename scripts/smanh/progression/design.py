@@ -186,7 +186,7 @@ def covered_range(
     time: np.ndarray, patient_codes: np.ndarray, grid: np.ndarray, min_patients: int,
     step: float,
 ) -> tuple[float, float] | None:
-    """The part of ``grid`` where at least ``min_patients`` patients have data: a grid
+    """The part of ``grid`` (sorted) where at least ``min_patients`` patients have data: a grid
     point counts a patient whose observed span of ``time`` (first to last assessment,
     widened by half a ``step`` on each side) holds it. Returns the first and last such
     point (the range between them), or None when no point has enough patients."""
