@@ -75,10 +75,17 @@ def _survival_estimate(point, curves: dict[tuple[str, str], pd.DataFrame]) -> di
 
 
 def _slope_estimate(point, lmm_slopes: pd.DataFrame | None) -> dict:
+    """The registry's natural-history rate (the longitudinal slope when both time scales
+    are fitted)."""
+    if lmm_slopes is not None and "natural_history_rate" in lmm_slopes:
+        rate = lmm_slopes["natural_history_rate"].astype(str).str.lower().isin(["true", "1", "1.0"])
+        lmm_slopes = lmm_slopes[rate]
     rows = _rows(lmm_slopes, "scale", point.endpoint_or_scale, point.sma_type)
     if rows is None or pd.isna(rows["slope_per_year"]):
         return _not_estimated("not estimated: scale or stratum not modelled")
-    return {"estimate": rows["slope_per_year"], "lo": rows["lo"], "hi": rows["hi"], "note": ""}
+    note = ("registry: slope per year of follow-up (baseline age + years since baseline)"
+            if rows.get("time_scale") == "baseline_age_and_time" else "")
+    return {"estimate": rows["slope_per_year"], "lo": rows["lo"], "hi": rows["hi"], "note": note}
 
 
 def _change_estimate(point, group: str, change_12m: pd.DataFrame | None) -> dict:
