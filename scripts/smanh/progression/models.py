@@ -92,7 +92,8 @@ def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool, time: str = "age
     centred, or ``years`` since baseline); fall back to a random intercept when the engine
     refuses the random slope; no fit (with the reason) when refused again."""
     y = data["score"].to_numpy(float)
-    groups = data["patient_id"].to_numpy()
+    # integer patient codes when the caller made them (factorizing text ids per fit is slow)
+    groups = data["_patient"].to_numpy() if "_patient" in data else data["patient_id"].to_numpy()
     xa = x.to_numpy(float)
     z = np.column_stack([np.ones(len(data)), x[time].to_numpy(float)])
     try:
@@ -152,6 +153,8 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
                            "lmm_trajectories")}
     if not data.empty:
         data = with_baseline(data)
+        # patient codes in the order of the sorted ids, as the engine would number them
+        data["_patient"] = pd.factorize(data["patient_id"], sort=True)[0]
     rate = model.time_scales[-1]  # the longitudinal slope when fitted, else the age slope
     for time_scale in model.time_scales:
         _analyse_time_scale(data, model, options, time_scale, time_scale == rate, out)
