@@ -5,10 +5,19 @@ Natural-history assessments
     Assessments of the scale dated strictly **before** the patient's first treatment start
     (all assessments of untreated patients); age = (date − birth_date) in days / 365.25.
 
-Model (per scale, stratification and stratum; :func:`fit_stratum`)
-    Default ``score ~ 1 + age`` with a random intercept and random age slope per patient
-    (unstructured 2×2 covariance), REML — lme4's ``lmer(score ~ age + (age | patient_id))``,
-    fitted by :mod:`smanh.progression.lmm`. Options per scale (:class:`ScaleOptions`):
+Model (per scale, stratification, stratum and time scale; :func:`analyse_scale`)
+    Time scale ``age``: ``score ~ 1 + age_c`` with a random intercept and random slope per
+    patient (unstructured 2×2 covariance), REML — lme4's ``lmer(score ~ age_c + (age_c |
+    patient_id))``; time scale ``baseline_age_and_time``: ``score ~ 1 + baseline_age_c +
+    years`` with ``(years | patient_id)``, whose ``years`` slope (per year of follow-up) is
+    the natural-history rate (:mod:`smanh.progression.design`). Both by default
+    (``time_scales``); ``age_c`` / ``baseline_age_c`` centred at ``centre`` (None: the
+    stratum's median). Fitted by :mod:`smanh.progression.lmm`; every estimate with
+    Satterthwaite df, t interval and p (lmerTest's ``contest1D``). Slopes and trajectories
+    only over the range of the time variable where ``min_patients`` patients have data
+    (:func:`smanh.progression.design.covered_range`); means outside the scale's range and
+    floor / ceiling shares of at least ``floor_ceiling_share`` are flagged. Options per
+    scale (:class:`ScaleOptions`):
 
     * ``knots``: piecewise-linear age, ``+ (age − k)₊`` per knot *k* (fixed part only; the
       random part stays ``(1 + age | patient)``). The coefficient of ``age`` is the slope
