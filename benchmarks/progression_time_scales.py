@@ -13,8 +13,9 @@ times the reference.
 The registry is simulated (or reused) as ``run_scale.py`` makes it; its canonical tables
 are read once into ``benchmarks/out/<scale>/progression_input/`` (not timed). The reference
 code is ``git archive <ref> scripts workflow/schemas`` in a temporary folder. Each side runs
-in a fresh process per repeat, with one BLAS thread. Results: ``results/progression_time_scales.json``
-and the section 'Progression jobs: time scales (issue #16)' of ``benchmarks/README.md``.
+in fresh processes, with one BLAS thread. Results: ``results/progression_time_scales.json``,
+summarised in the section 'Progression jobs: time scales (issue #16)' of
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
