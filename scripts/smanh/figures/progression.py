@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, MultipleLocator
 
 from smanh.config.scales import SCALES
 from smanh.figures.common import STRATIFICATION_TITLES, new_figure, stratum_colour, stratum_label
@@ -171,7 +171,11 @@ def spaghetti_figure(
                     notes.append(f"{label}: fitted mean outside the scale's range")
         if high is not None and SCALES[scale].ceiling:
             ax.set_ylim(low - 0.03 * (high - low), high + 0.03 * (high - low))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+        if per_year == 12:  # months: ticks at whole years
+            span = float(np.ptp(ages)) * 12 if ages.size else 12.0
+            ax.xaxis.set_major_locator(MultipleLocator(12 if span <= 120 else 24))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         ax.set_title(STRATIFICATION_TITLES.get(by, by))
         ax.set_xlabel(f"Age ({unit})")
         if drew:  # beside the panel: no search for a free spot among the bands
@@ -181,9 +185,9 @@ def spaghetti_figure(
             ax.text(0.5, 0.5, f"no age bin with at least {min_cell_count} patients",
                     ha="center", va="center", transform=ax.transAxes, fontsize=8)
     axes[0][0].set_ylabel(SCALES[scale].label)
-    what = (f"observed median (dashed), 10th–90th percentiles per {width * per_year:g}-{unit[:-1]} "
-            f"bin with ≥ {min_cell_count} patients;\nmodel mean on age (solid, 95% CI) and from the "
-            "median baseline age (dotted)")
+    what = (f"observed median (dashed) and 10th–90th percentiles\nper {width * per_year:g}-"
+            f"{unit[:-1]} bin with ≥ {min_cell_count} patients; model mean by age (solid, 95% CI)"
+            "\nand from the median baseline age (dotted)")
     title = f"{scale}: {what}"
     if lines:
         title += f"; {len(lines)} patients drawn"
