@@ -202,8 +202,11 @@ def test_init_on_the_sample_writes_every_key_with_a_comment(tmp_path):
             continue
         key = path.rsplit(".", 1)[-1]
         depth = path.count(".")
-        # a key without default is there too, commented out (unset)
-        unset = "default" not in sub and "properties" not in sub and path != "registry.path"
+        # a key without default is there too, commented out (unset); a part of its parent's
+        # default (a change threshold's value) is set
+        inherited = path.startswith("progression.change.thresholds.")
+        unset = ("default" not in sub and "properties" not in sub and path != "registry.path"
+                 and not inherited)
         pattern = rf"^{'  ' * depth}{'# ' if unset else ''}{re.escape(key)}:"
         at = next((i for i, line in enumerate(lines) if re.match(pattern, line)), None)
         assert at is not None, f"{path} is not in the file"

@@ -213,9 +213,13 @@ def config_text(schema: dict, starter: StarterConfig, source: ExportSource) -> s
     return "\n".join(lines) + "\n"
 
 
-def _key_lines(key: str, sub: dict, chosen, path: str, starter: StarterConfig, depth: int) -> list[str]:
+def _key_lines(key: str, sub: dict, chosen, path: str, starter: StarterConfig, depth: int,
+               inherited=None) -> list[str]:
+    """``inherited``: the key's part of its parent's default (a change threshold's value
+    and source), which wins over the key's own default."""
     indent = "  " * depth
-    value = chosen if chosen is not None else copy.deepcopy(sub.get("default"))
+    own = inherited if inherited is not None else sub.get("default")
+    value = chosen if chosen is not None else copy.deepcopy(own)
     if value is None and "properties" not in sub and path in OTHER_FORMAT_KEYS:
         return []  # the key of the other export format (registry.path of a REDCap export)
     if chosen is None and path in OTHER_FORMAT_SECTIONS:
@@ -234,7 +238,8 @@ def _key_lines(key: str, sub: dict, chosen, path: str, starter: StarterConfig, d
         children = [
             line
             for child, child_sub in sub["properties"].items()
-            for line in _key_lines(child, child_sub, (chosen or {}).get(child), f"{path}.{child}", starter, depth + 1)
+            for line in _key_lines(child, child_sub, (chosen or {}).get(child), f"{path}.{child}", starter,
+                                   depth + 1, value.get(child) if isinstance(value, dict) else None)
         ]
         if not children:
             return []
