@@ -40,7 +40,7 @@ def _load(name: str) -> pd.DataFrame:
     return pd.read_csv(FIXTURES / f"{name}.csv", dtype={"patient_id": str})
 
 
-def _as_lme4(fit: lmm.LMMResult) -> dict[str, float]:
+def _as_lme4(fit: lmm.LMMFit) -> dict[str, float]:
     """Our estimates under the quantity names of lme4_reference.csv."""
     return {
         "beta_intercept": fit.params_["(Intercept)"],
@@ -59,7 +59,7 @@ def _as_lme4(fit: lmm.LMMResult) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def fits() -> dict[tuple[str, bool], lmm.LMMResult]:
+def fits() -> dict[tuple[str, bool], lmm.LMMFit]:
     """Every (data set, REML) case of the reference, fitted once."""
     return {
         (name, reml): fit_lmm(_load(name), "score", ["age"], ["age"], "patient_id", reml=reml)

@@ -84,7 +84,7 @@ def _reference(name, model, reml) -> pd.DataFrame:
     return rows.pivot(index="term", columns="quantity", values="value")
 
 
-def _inference_table(fit: lmm.LMMResult, model: str) -> pd.DataFrame:
+def _inference_table(fit: lmm.LMMFit, model: str) -> pd.DataFrame:
     """Every coefficient (summary) and the model's contrast, as lmerTest's rows."""
     _, _, contrast_name, weights = MODELS[model]
     table = fit.summary(ddf="satterthwaite")
@@ -243,7 +243,7 @@ def test_cov_params_jacobian_matches_finite_differences(reml):
 
 
 @pytest.fixture(scope="module")
-def knot_fit() -> lmm.LMMResult:
+def knot_fit() -> lmm.LMMFit:
     data = derived(pd.read_csv(FIXTURES / "sample_hfmse_type2_smn2_4_early.csv"))
     return fit_lmm(data, "score", ["age", "age_after_5"], ["age"])
 
@@ -278,7 +278,7 @@ def test_wald_is_unchanged_and_available_for_contrasts(knot_fit):
     assert wald["lower"] == pytest.approx(wald["estimate"] - z * wald["se"], rel=1e-14)
     assert wald["p"] == pytest.approx(2 * stats.norm.sf(abs(wald["t"])), rel=1e-12)
     t_ci = knot_fit.conf_int(0.9, ddf="satterthwaite")
-    table = knot_fit.summary(ddf="satterthwaite", level=0.9)
+    table = knot_fit.summary(ddf="satterthwaite", confidence_level=0.9)
     pd.testing.assert_frame_equal(t_ci, table[["lower", "upper"]])
 
 

@@ -330,7 +330,7 @@ def test_change_pairs_by_hand():
 
 def test_change_summary_by_hand_and_against_references():
     changes = np.array([-5.0, -2.0, -1.9, 0.0, 1.0, 2.0, 3.0, -4.0, 0.5, 2.5, -0.5, 1.5])
-    s = summarise_change(changes, threshold=2, level=0.95, method="clopper_pearson")
+    s = summarise_change(changes, threshold=2, confidence_level=0.95, method="clopper_pearson")
     n = changes.size
     assert s["mean"] == pytest.approx(changes.sum() / n)
     assert s["sd"] == pytest.approx(np.sqrt(((changes - changes.mean()) ** 2).sum() / (n - 1)))

@@ -58,7 +58,7 @@ class ExternalControlOptions:
     replicates: int
     seed: int
     evalue_outcome: str
-    conf_level: float
+    confidence_level: float
 
     @property
     def endpoint_names(self) -> list[str]:
@@ -121,7 +121,7 @@ def external_control_options(config: dict) -> ExternalControlOptions | None:
         replicates=int(section.get("bootstrap", {}).get("replicates", 1000)),
         seed=int(section.get("bootstrap", {}).get("seed", 2017)),
         evalue_outcome=section.get("evalue_outcome", "common"),
-        conf_level=float(config.get("analysis", {}).get("confidence_level", 0.95)),
+        confidence_level=float(config.get("analysis", {}).get("confidence_level", 0.95)),
     )
 
 

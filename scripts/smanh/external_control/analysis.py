@@ -145,14 +145,14 @@ def _matched_weights(matches: np.ndarray, arm: np.ndarray) -> np.ndarray:
 def _endpoint_rows(rows, name, model, method, cohort, weights, note, options) -> None:
     follow_up = cohort.follow_up[name]
     arm = cohort.arm
-    level = options.conf_level
+    confidence_level = options.confidence_level
     if weights is None:
         for age in options.landmark_years:
             rows["effects"].append(_effect(name, model, method, "survival_difference", age, {}, note))
         rows["effects"].append(_effect(name, model, method, "hazard_ratio", np.nan, {}, note))
         rows["effects"].append(_effect(name, model, method, "rmst_difference", options.rmst_horizon_years, {}, note))
         return
-    curves = {g: outcomes.arm_curve(follow_up, arm == g, weights, method, level) for g, _ in ARMS}
+    curves = {g: outcomes.arm_curve(follow_up, arm == g, weights, method, confidence_level) for g, _ in ARMS}
     for g, label in ARMS:
         curve = curves[g]
         for age in options.landmark_years:
@@ -169,14 +169,14 @@ def _endpoint_rows(rows, name, model, method, cohort, weights, note, options) ->
             options.at_risk_years)
         rows["at_risk"] += [(name, model, method, label, age, int(n)) for age, n in zip(options.at_risk_years, at_risk)]
     for age in options.landmark_years:
-        effect = outcomes.survival_difference(curves[1], curves[0], age, level)
+        effect = outcomes.survival_difference(curves[1], curves[0], age, confidence_level)
         why = note or ("beyond the follow-up of an arm" if np.isnan(effect["estimate"]) else "")
         rows["effects"].append(_effect(name, model, method, "survival_difference", age, effect, why))
-    effect, why = outcomes.hazard_ratio(follow_up, arm, weights, method, level)
+    effect, why = outcomes.hazard_ratio(follow_up, arm, weights, method, confidence_level)
     rows["effects"].append(_effect(name, model, method, "hazard_ratio", np.nan, effect, "; ".join(filter(None, [note, why]))))
     tau = options.rmst_horizon_years
     rows["effects"].append(_effect(name, model, method, "rmst_difference", tau,
-                                   outcomes.rmst_difference(curves[1], curves[0], tau, level), note))
+                                   outcomes.rmst_difference(curves[1], curves[0], tau, confidence_level), note))
 
 
 def _effect(name, model, method, measure, time, effect: dict, note: str) -> tuple:
@@ -192,7 +192,7 @@ def _motor_rows(rows, model, method, cohort, weights, note, options) -> None:
             rows.append((options.motor_scale, model, method, label, months, 0, 0, *[np.nan] * 7,
                          np.nan, np.nan, np.nan, 0, note))
             continue
-        effect = outcomes.mean_difference(cohort.motor[outcome].to_numpy(), cohort.arm, weights, options.conf_level)
+        effect = outcomes.mean_difference(cohort.motor[outcome].to_numpy(), cohort.arm, weights, options.confidence_level)
         rows.append((options.motor_scale, model, method, label, months, effect["n_trial"], effect["n_registry"],
                      *[effect[k] for k in ("trial", "registry", "estimate", "se", "lo", "hi", "p")],
                      np.nan, np.nan, np.nan, 0, note))
@@ -220,11 +220,11 @@ def _with_bootstrap(effects, motor, cohort, samples, fits, options):
             matrix = replicated[model][method]
         begin = {e: start.get((model, method, e), 0.0) for e in options.endpoint_names}
         estimates = replicate_effects(cohort, matrix, options, begin)
-        _fill(effects, motor, model, method, estimates, options.conf_level, failed.get(model, 0))
+        _fill(effects, motor, model, method, estimates, options.confidence_level, failed.get(model, 0))
     return effects, motor
 
 
-def _fill(effects, motor, model, method, estimates, level, failed) -> None:
+def _fill(effects, motor, model, method, estimates, confidence_level, failed) -> None:
     for key, values in estimates.items():
         if len(key) == 3:
             name, measure, time = key
@@ -233,7 +233,7 @@ def _fill(effects, motor, model, method, estimates, level, failed) -> None:
                     & (effects["measure"] == measure))
             if measure != "hazard_ratio":
                 rows &= np.isclose(effects["time_years"], time)
-            se, lo, hi, used = percentile_summary(values, level)
+            se, lo, hi, used = percentile_summary(values, confidence_level)
             if measure == "hazard_ratio":
                 lo, hi = np.exp(lo), np.exp(hi)
             target = effects
@@ -242,7 +242,7 @@ def _fill(effects, motor, model, method, estimates, level, failed) -> None:
             label = "score" if outcome == "outcome" else "change_from_baseline"
             rows = (motor["scale"] == scale) & (motor["model"] == model) & (motor["method"] == method) & (
                 motor["outcome"] == label)
-            se, lo, hi, used = percentile_summary(values, level)
+            se, lo, hi, used = percentile_summary(values, confidence_level)
             target = motor
         index = target.index[rows & target["estimate"].notna()]  # no interval for what is not estimated
         target.loc[index, BOOT_COLUMNS] = [se, lo, hi, used]

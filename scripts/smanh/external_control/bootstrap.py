@@ -25,7 +25,7 @@ from smanh.config.external_control import ExternalControlOptions
 from smanh.external_control import batched
 from smanh.external_control.cohort import ExternalCohort
 from smanh.external_control.matching import match_batches, matching_weights
-from smanh.external_control.propensity import PropensityDesign, PropensityScore, linear_predictor
+from smanh.external_control.propensity import PropensityDesign, PropensityFit, linear_predictor
 from smanh.survival.logistic import fit_logistic_replicates
 
 
@@ -61,7 +61,7 @@ def _per_patient(units: np.ndarray, weights: np.ndarray | None, n: int) -> np.nd
     return np.bincount(flat, weights=values, minlength=n * replicates).reshape(n, replicates).astype(float)
 
 
-def replicate_weights(sample: BootstrapSample, design: PropensityDesign, score: PropensityScore,
+def replicate_weights(sample: BootstrapSample, design: PropensityDesign, score: PropensityFit,
                       arm: np.ndarray, options: ExternalControlOptions) -> tuple[dict[str, np.ndarray], int]:
     """Per method (``weighting``, ``matching``) the (n, B) weights of every replicate,
     with the propensity model refitted; NaN columns for replicates whose refit failed
@@ -130,7 +130,7 @@ def replicate_effects(cohort: ExternalCohort, weights: np.ndarray, options: Exte
     return out
 
 
-def percentile_summary(values: np.ndarray, conf_level: float) -> tuple[float, float, float, int]:
+def percentile_summary(values: np.ndarray, confidence_level: float) -> tuple[float, float, float, int]:
     """``(se, lo, hi, replicates used)``: the SD of the finite replicates and the percentile
     interval over all non-missing ones (order statistics: infinite values count)."""
     values = values[~np.isnan(values)]
@@ -138,5 +138,5 @@ def percentile_summary(values: np.ndarray, conf_level: float) -> tuple[float, fl
         return np.nan, np.nan, np.nan, len(values)
     finite = values[np.isfinite(values)]
     se = float(finite.std(ddof=1)) if len(finite) > 1 else np.nan
-    lo, hi = np.quantile(values, [(1 - conf_level) / 2, (1 + conf_level) / 2], method="inverted_cdf")
+    lo, hi = np.quantile(values, [(1 - confidence_level) / 2, (1 + confidence_level) / 2], method="inverted_cdf")
     return se, float(lo), float(hi), len(values)

@@ -64,7 +64,7 @@ def external_control(registry: RegistryExport, trial: RegistryExport, options: E
     figures = {
         f"external_control_km_{name}": km_arms_figure(
             drawn["external_control_curves"], drawn["external_control_at_risk"], name, options.landmark_years,
-            min_cell_count, options.conf_level)
+            min_cell_count, options.confidence_level)
         for name in options.endpoint_names
     }
     figures["external_control_love"] = love_plot(drawn["external_control_balance"])

@@ -41,7 +41,7 @@ class ArmCurve:
 
 
 def arm_curve(follow_up: pd.DataFrame, rows: np.ndarray, weights: np.ndarray, method: str,
-              conf_level: float) -> ArmCurve:
+              confidence_level: float) -> ArmCurve:
     """The curve of the patients ``rows`` (bool) with positive weight."""
     keep = rows & follow_up["analysed"].to_numpy() & (weights > 0)
     n, events = int(keep.sum()), int(follow_up["event"].to_numpy()[keep].sum())
@@ -49,9 +49,9 @@ def arm_curve(follow_up: pd.DataFrame, rows: np.ndarray, weights: np.ndarray, me
         return ArmCurve(None, 0, 0, "no patient")
     entry, exit_, event = (follow_up[c].to_numpy()[keep] for c in ("entry", "exit", "event"))
     if method == UNADJUSTED:
-        fit = kaplan_meier(entry, exit_, event, conf_level)
+        fit = kaplan_meier(entry, exit_, event, confidence_level)
     else:
-        fit = kaplan_meier(entry, exit_, event, conf_level, weights=weights[keep],
+        fit = kaplan_meier(entry, exit_, event, confidence_level, weights=weights[keep],
                            cluster=np.flatnonzero(keep), robust=True)
     return ArmCurve(fit, n, events)
 
@@ -81,36 +81,36 @@ def at_age(curve: ArmCurve, age: float, one_sided: tuple[float, float] = (0.8, 0
             "lower_one_sided_95": float(lower_95)}
 
 
-def wald(estimate: float, se: float, conf_level: float) -> tuple[float, float, float]:
+def wald(estimate: float, se: float, confidence_level: float) -> tuple[float, float, float]:
     """``(lo, hi, p)`` of a Wald interval and two-sided test of 0."""
     if not (np.isfinite(estimate) and np.isfinite(se)) or se <= 0:
         return np.nan, np.nan, np.nan
-    z = special.ndtri(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + confidence_level / 2)
     return estimate - z * se, estimate + z * se, float(2 * special.ndtr(-abs(estimate / se)))
 
 
-def survival_difference(trial: ArmCurve, registry: ArmCurve, age: float, conf_level: float) -> dict:
+def survival_difference(trial: ArmCurve, registry: ArmCurve, age: float, confidence_level: float) -> dict:
     a, b = at_age(trial, age), at_age(registry, age)
     estimate = a["survival"] - b["survival"]
     se = float(np.hypot(a["se"], b["se"]))
-    lo, hi, p = wald(estimate, se, conf_level)
+    lo, hi, p = wald(estimate, se, confidence_level)
     return {"trial": a["survival"], "registry": b["survival"], "estimate": estimate, "se": se,
             "lo": lo, "hi": hi, "p": p}
 
 
-def rmst_difference(trial: ArmCurve, registry: ArmCurve, tau: float, conf_level: float) -> dict:
+def rmst_difference(trial: ArmCurve, registry: ArmCurve, tau: float, confidence_level: float) -> dict:
     """RMST from age 0 to ``tau`` per arm and their difference (NaN: an arm without patients)."""
     if trial.fit is None or registry.fit is None:
         return _missing_effect()
     a, b = rmst_from_fit(trial.fit, tau), rmst_from_fit(registry.fit, tau)
     estimate = a.rmst - b.rmst
     se = float(np.hypot(a.interval_se, b.interval_se))
-    lo, hi, p = wald(estimate, se, conf_level)
+    lo, hi, p = wald(estimate, se, confidence_level)
     return {"trial": a.rmst, "registry": b.rmst, "estimate": estimate, "se": se, "lo": lo, "hi": hi, "p": p}
 
 
 def hazard_ratio(follow_up: pd.DataFrame, arm: np.ndarray, weights: np.ndarray, method: str,
-                 conf_level: float) -> tuple[dict, str]:
+                 confidence_level: float) -> tuple[dict, str]:
     """HR of the trial arm from a (weighted) Cox model on the age scale with delayed entry
     at time zero; ``(effect, note)`` with the note saying why it is missing."""
     keep = follow_up["analysed"].to_numpy() & (weights > 0)
@@ -132,12 +132,12 @@ def hazard_ratio(follow_up: pd.DataFrame, arm: np.ndarray, weights: np.ndarray, 
     except ModelError as err:
         return _missing_effect(), str(err)
     coef = float(fit.coef[0])
-    lo, hi, p = wald(coef, se, conf_level)
+    lo, hi, p = wald(coef, se, confidence_level)
     return {"trial": np.nan, "registry": np.nan, "estimate": float(np.exp(coef)), "se": se,
             "lo": float(np.exp(lo)), "hi": float(np.exp(hi)), "p": p}, ""
 
 
-def mean_difference(values: np.ndarray, arm: np.ndarray, weights: np.ndarray, conf_level: float) -> dict:
+def mean_difference(values: np.ndarray, arm: np.ndarray, weights: np.ndarray, confidence_level: float) -> dict:
     """Weighted mean per arm over patients with a value, and the difference trial - registry."""
     parts = {}
     for label, g in (("trial", 1), ("registry", 0)):
@@ -149,7 +149,7 @@ def mean_difference(values: np.ndarray, arm: np.ndarray, weights: np.ndarray, co
         parts[label] = (mean, se, int(keep.sum()))
     estimate = parts["trial"][0] - parts["registry"][0]
     se = float(np.hypot(parts["trial"][1], parts["registry"][1]))
-    lo, hi, p = wald(estimate, se, conf_level)
+    lo, hi, p = wald(estimate, se, confidence_level)
     return {"n_trial": parts["trial"][2], "n_registry": parts["registry"][2], "trial": parts["trial"][0],
             "registry": parts["registry"][0], "estimate": estimate, "se": se, "lo": lo, "hi": hi, "p": p}
 

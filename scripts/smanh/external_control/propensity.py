@@ -133,7 +133,7 @@ def _estimable(matrix: np.ndarray, names: list[str]) -> tuple[list[int], dict[st
 
 
 @dataclass(frozen=True)
-class PropensityScore:
+class PropensityFit:
     """A fitted propensity model: its fit, the scores ``e`` and their logits (the linear
     predictor, R ``predict(fit, type = "link")``) for every patient of the cohort."""
 
@@ -142,7 +142,7 @@ class PropensityScore:
     logit: np.ndarray
 
 
-def fit_propensity(design: PropensityDesign, arm: np.ndarray) -> PropensityScore:
+def fit_propensity(design: PropensityDesign, arm: np.ndarray) -> PropensityFit:
     """Logistic regression of ``arm`` on the modelled columns (with an intercept), fitted
     to the patients inside; those outside get score 0 (logit ``-inf``).
 
@@ -158,7 +158,7 @@ def fit_propensity(design: PropensityDesign, arm: np.ndarray) -> PropensityScore
     fit = fit_logistic(design.model_matrix, inside, columns=design.model_columns)
     logit = np.full(len(arm), -np.inf)
     logit[design.inside] = linear_predictor(design, fit.coef[None, :])[:, 0]
-    return PropensityScore(fit, special.expit(logit), logit)
+    return PropensityFit(fit, special.expit(logit), logit)
 
 
 def linear_predictor(design: PropensityDesign, coef: np.ndarray) -> np.ndarray:

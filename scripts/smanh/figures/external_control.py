@@ -22,7 +22,7 @@ MONTHS = 12.0
 
 
 def km_arms_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, endpoint: str, landmark_years,
-                   min_cell_count: int, conf_level: float = 0.95) -> Figure:
+                   min_cell_count: int, confidence_level: float = 0.95) -> Figure:
     """One panel per sample (unadjusted, weighting, matching of the primary model): the
     (weighted) Kaplan-Meier curve of each arm from time zero on the age scale, its band,
     the landmarks dashed, the patients at risk of each arm underneath."""
@@ -61,7 +61,7 @@ def km_arms_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, endpoint: str, l
         table_ax.set_xlabel("Age (months)")
         if column == 0:
             ax.set_ylabel(f"Free of {endpoint.replace('_', ' ')}")
-    fig.suptitle(f"Trial arm and registry controls from time zero ({conf_level:.0%} log-log bands; "
+    fig.suptitle(f"Trial arm and registry controls from time zero ({confidence_level:.0%} log-log bands; "
                  "dashed: landmarks); patients at risk below", fontsize=9)
     despine(fig)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.88, bottom=0.12, wspace=0.3)

@@ -48,7 +48,7 @@ def km_figure(
     at_risk: pd.DataFrame | None = None,
     published: pd.DataFrame | None = None,
     min_cell_count: int = 5,
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
 ) -> Figure:
     """Kaplan–Meier curves with shaded confidence bands, one panel per stratification,
     stacked (so that a portrait page prints the numbers at risk at 7 pt), each with its
@@ -104,7 +104,7 @@ def km_figure(
         if at_risk is not None:
             _at_risk_table(table_ax, at_risk[at_risk["stratify_by"] == by], strata, by, scale, min_cell_count)
         table_ax.set_xlabel("Age (months)" if unit == "months" else "Age (years)", fontsize=8)
-    fig.suptitle(f"Kaplan–Meier with delayed entry ({conf_level:.0%} log-log bands), each curve over its "
+    fig.suptitle(f"Kaplan–Meier with delayed entry ({confidence_level:.0%} log-log bands), each curve over its "
                  "estimable range (in brackets;\ngiven event-free at its start); number at risk below each panel",
                  fontsize=8, y=1 - 0.08 / (sum(heights) + 0.5), va="top")
     despine(fig)

@@ -153,7 +153,7 @@ def _pairs_by_search(codes, days, low, high, target) -> list[tuple[int, int]] | 
     return list(zip(baseline.tolist(), follow[baseline].tolist()))
 
 
-def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "clopper_pearson"):
+def proportion_ci(k: int, n: int, confidence_level: float = 0.95, method: str = "clopper_pearson"):
     """Confidence interval of a binomial proportion ``k / n``.
 
     ``clopper_pearson``: exact, from beta quantiles (as ``scipy.stats.binomtest(k, n)
@@ -167,7 +167,7 @@ def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "clopper_pe
     """
     if n <= 0:
         return (np.nan, np.nan)
-    alpha = 1.0 - level
+    alpha = 1.0 - confidence_level
     if method == "clopper_pearson":
         lo = 0.0 if k == 0 else special.betaincinv(k, n - k + 1, alpha / 2)
         hi = 1.0 if k == n else special.betaincinv(k + 1, n - k, 1 - alpha / 2)
@@ -187,7 +187,7 @@ def proportion_ci(k: int, n: int, level: float = 0.95, method: str = "clopper_pe
 def summarise_change(
     changes: np.ndarray,
     threshold: float = 2.0,
-    level: float = 0.95,
+    confidence_level: float = 0.95,
     method: str = "clopper_pearson",
 ) -> dict:
     """Mean (t interval), SD and the declined / stable / improved shares of ``changes``.
@@ -205,7 +205,7 @@ def summarise_change(
         out["mean"] = float(changes.mean())
     if n >= 2:
         sd = float(changes.std(ddof=1))
-        half = special.stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n)
+        half = special.stdtrit(n - 1, 0.5 + confidence_level / 2) * sd / np.sqrt(n)
         out.update(sd=sd, mean_lo=out["mean"] - half, mean_hi=out["mean"] + half)
     groups = {
         "declined": int(np.sum(changes <= -threshold)),
@@ -213,14 +213,14 @@ def summarise_change(
         "improved": int(np.sum(changes >= threshold)),
     }
     for name, k in groups.items():
-        lo, hi = proportion_ci(k, n, level, method)
+        lo, hi = proportion_ci(k, n, confidence_level, method)
         out[f"n_{name}"] = k
         out[f"share_{name}"] = k / n if n else np.nan
         out[f"{name}_lo"], out[f"{name}_hi"] = lo, hi
     return out
 
 
-def annualised_summary(changes: np.ndarray, years: np.ndarray, level: float = 0.95) -> dict:
+def annualised_summary(changes: np.ndarray, years: np.ndarray, confidence_level: float = 0.95) -> dict:
     """Mean of the per-pair annualised changes (change / years between) with its t
     interval, and their SD."""
     rates = np.asarray(changes, float) / np.asarray(years, float)
@@ -231,7 +231,7 @@ def annualised_summary(changes: np.ndarray, years: np.ndarray, level: float = 0.
         out["annualised_mean"] = float(rates.mean())
     if n >= 2:
         sd = float(rates.std(ddof=1))
-        half = special.stdtrit(n - 1, 0.5 + level / 2) * sd / np.sqrt(n)
+        half = special.stdtrit(n - 1, 0.5 + confidence_level / 2) * sd / np.sqrt(n)
         out.update(annualised_sd=sd, annualised_lo=out["annualised_mean"] - half,
                    annualised_hi=out["annualised_mean"] + half)
     return out
@@ -253,7 +253,7 @@ def change_table(
     *,
     threshold: float = 2.0,
     threshold_source: str = "",
-    level: float = 0.95,
+    confidence_level: float = 0.95,
     method: str = "clopper_pearson",
     min_patients: int = 10,
 ) -> pd.DataFrame:
@@ -278,10 +278,10 @@ def change_table(
                 row["note"] = (f"fewer than {min_patients} patients with a pair (progression.min_patients): "
                                "counted, not estimated")
             else:
-                row.update(summarise_change(chosen["change"].to_numpy(), threshold, level, method))
+                row.update(summarise_change(chosen["change"].to_numpy(), threshold, confidence_level, method))
                 row.update(annualised_summary(chosen["change"].to_numpy(),
                                               chosen["interval_months"].to_numpy(float) / 12.0,
-                                              level))
+                                              confidence_level))
             rows.append(row)
     if pairs.empty:
         rows.append({"scale": scale, "stratify_by": "all", "stratum": "all", "n_pairs": 0, "n_patients": 0,

@@ -25,7 +25,7 @@ from scipy import special  # not scipy.stats: its import alone takes 0.4 s
 from smanh.config.scales import FACTOR_TERMS, NUMERIC_TERMS, ScaleOptions
 
 if TYPE_CHECKING:  # annotations only
-    from smanh.progression.lmm import LMMResult
+    from smanh.progression.lmm import LMMFit
 
 def _hinge_name(knot: float, time: str = "age") -> str:
     return f"{time}_after_{knot:g}"
@@ -140,7 +140,7 @@ def age_grid(ages: pd.Series, step: float) -> np.ndarray:
 
 
 def predicted_trajectory(
-    fit: LMMResult, model: ScaleOptions, grid: np.ndarray, at: pd.Series, level: float,
+    fit: LMMFit, model: ScaleOptions, grid: np.ndarray, at: pd.Series, confidence_level: float,
     stratum: str | None = None, time_scale: str = "age", centre: float = 0.0,
 ) -> pd.DataFrame:
     """Predicted mean score (fixed effects) over ``grid`` (ages; for
@@ -173,7 +173,7 @@ def predicted_trajectory(
         df = np.where(np.isfinite(df) & (df > 0), df, np.inf)
     else:
         df = np.full(grid.size, np.inf)
-    half = special.stdtrit(df, 0.5 + level / 2) * se
+    half = special.stdtrit(df, 0.5 + confidence_level / 2) * se
     baseline = time_scale == "baseline_age_and_time"
     return pd.DataFrame({
         "age_years": grid + centre if baseline else grid,

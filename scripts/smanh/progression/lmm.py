@@ -30,7 +30,7 @@ Small-sample inference: Satterthwaite degrees of freedom for every fixed effect 
 linear contrast ``L'beta`` exactly as lmerTest 3.1 computes them (``summary(fit)``,
 ``contest(fit, L)``; REML and ML), from the variance parameters ``(theta, sigma)``, the
 analytic derivatives of ``vcov(beta)`` and the Hessian of the deviance (central differences
-of the analytic gradient; see the Satterthwaite section). ``LMMResult.summary(ddf=
+of the analytic gradient; see the Satterthwaite section). ``LMMFit.summary(ddf=
 "satterthwaite")``, ``conf_int(ddf="satterthwaite")`` and ``contrast(L)`` give t statistics,
 p-values and t intervals; the Wald (normal) versions stay the defaults of ``summary`` and
 ``conf_int``.
@@ -71,7 +71,7 @@ from scipy import optimize, special  # not scipy.stats: its import alone takes 0
 
 from smanh.errors import ModelError
 
-__all__ = ["LMMResult", "fit_lmm", "fit_lmm_arrays", "SINGULAR_TOL"]
+__all__ = ["LMMFit", "fit_lmm", "fit_lmm_arrays", "SINGULAR_TOL"]
 
 #: lme4's ``isSingular`` tolerance on the diagonal of the relative covariance factor.
 SINGULAR_TOL = 1e-4
@@ -82,7 +82,7 @@ _LOG_2PI = np.log(2.0 * np.pi)
 
 
 @dataclass
-class LMMResult:
+class LMMFit:
     """A fitted linear mixed model (lifelines-style trailing-underscore attributes).
 
     Attributes
@@ -172,7 +172,7 @@ class LMMResult:
         """``-2 loglik_`` (lme4's REML criterion for REML fits)."""
         return -2.0 * self.loglik_
 
-    def conf_int(self, level: float = 0.95, ddf: str = "wald") -> pd.DataFrame:
+    def conf_int(self, confidence_level: float = 0.95, ddf: str = "wald") -> pd.DataFrame:
         """Confidence intervals of the fixed effects.
 
         ``ddf="wald"`` (default): normal quantiles (lme4 ``confint(method="Wald")``);
@@ -184,7 +184,7 @@ class LMMResult:
         >>> fit.conf_int(0.9).columns.tolist()  # doctest: +SKIP
         ['lower', 'upper']
         """
-        table = self.summary(ddf=ddf, level=level)
+        table = self.summary(ddf=ddf, confidence_level=confidence_level)
         return table[["lower", "upper"]]
 
     @property
@@ -227,7 +227,7 @@ class LMMResult:
         return float(df[0]) if np.ndim(contrast) == 1 or _is_mapping(contrast) else df
 
     def contrast(
-        self, contrast, level: float = 0.95, *, ddf: str = "satterthwaite", rhs: float = 0.0
+        self, contrast, confidence_level: float = 0.95, *, ddf: str = "satterthwaite", rhs: float = 0.0
     ) -> pd.Series:
         """Estimate and test one linear contrast ``L'beta`` (lmerTest's ``contest1D`` with
         ``confint = TRUE``), e.g. the age slope after a knot, ``{"age": 1, "age_after_5": 1}``.
@@ -236,8 +236,8 @@ class LMMResult:
         ----------
         contrast : mapping, Series or array (p,)
             Weights by coefficient name (missing names weigh 0) or a length-p vector.
-        level : float, default 0.95
-            Confidence level of ``lower``/``upper``.
+        confidence_level : float, default 0.95
+            Confidence confidence_level of ``lower``/``upper``.
         ddf : {"satterthwaite", "wald"}
             t distribution with Satterthwaite df, or the normal distribution (``df = inf``).
         rhs : float, default 0
@@ -256,14 +256,14 @@ class LMMResult:
         df = self.satterthwaite_df(weights) if _ddf_method(ddf) == "satterthwaite" else np.inf
         t = (estimate - rhs) / se if se > 0 else np.nan
         # stdtr/stdtrit are the normal distribution at df = inf (Wald)
-        half = float(special.stdtrit(df, 0.5 + level / 2.0)) * se
+        half = float(special.stdtrit(df, 0.5 + confidence_level / 2.0)) * se
         return pd.Series({
             "estimate": estimate, "se": se, "df": df, "t": t,
             "p": 2.0 * float(special.stdtr(df, -abs(t))) if np.isfinite(t) else np.nan,
             "lower": estimate - half, "upper": estimate + half,
         })
 
-    def summary(self, ddf: str = "wald", level: float = 0.95) -> pd.DataFrame:
+    def summary(self, ddf: str = "wald", confidence_level: float = 0.95) -> pd.DataFrame:
         """Fixed-effects table.
 
         ``ddf="wald"`` (default): ``estimate, se, z, lower, upper`` (normal, as before);
@@ -271,13 +271,13 @@ class LMMResult:
         ``summary(fit)$coefficients`` with t intervals.
         """
         if _ddf_method(ddf) == "wald":
-            z = special.ndtri(0.5 + level / 2.0)
+            z = special.ndtri(0.5 + confidence_level / 2.0)
             half = z * self.bse_
             return pd.DataFrame({
                 "estimate": self.params_, "se": self.bse_, "z": self.params_ / self.bse_,
                 "lower": self.params_ - half, "upper": self.params_ + half,
             })
-        rows = [self.contrast(row, level) for row in np.eye(self.params_.size)]
+        rows = [self.contrast(row, confidence_level) for row in np.eye(self.params_.size)]
         return pd.DataFrame(rows, index=self.params_.index)
 
     def _contrast_matrix(self, contrast) -> np.ndarray:
@@ -804,7 +804,7 @@ def fit_lmm_arrays(
     re_names: Sequence[str] | None = None,
     theta0: np.ndarray | None = None,
     satterthwaite: bool = True,
-) -> LMMResult:
+) -> LMMFit:
     """Fit ``y = X beta + Z b + e`` with ``b_i ~ N(0, G)`` per group, by REML or ML.
 
     Parameters
@@ -830,7 +830,7 @@ def fit_lmm_arrays(
 
     Returns
     -------
-    LMMResult
+    LMMFit
 
     Raises
     ------
@@ -886,8 +886,8 @@ def fit_lmm_arrays(
 
 def _result(
     cp, prof, res, theta, reml, n_groups, labels, fe_names, re_names, messages
-) -> LMMResult:
-    """Turn the profile at the optimum into an LMMResult with diagnostics."""
+) -> LMMFit:
+    """Turn the profile at the optimum into an LMMFit with diagnostics."""
     if not np.isfinite(prof.deviance):
         raise ModelError("the deviance is not finite at the optimum; the model cannot be fitted")
     df = cp.n - cp.p if reml else cp.n
@@ -911,7 +911,7 @@ def _result(
         )
     cov_re = sigma2 * lam @ lam.T
     b = (lam @ prof.u).T  # conditional modes b_i = Lambda u_i
-    return LMMResult(
+    return LMMFit(
         params_=pd.Series(prof.beta + cp.beta_ols, index=fe_names),
         cov_params_=pd.DataFrame(sigma2 * prof.a_inv, index=fe_names, columns=fe_names),
         cov_re_=pd.DataFrame(cov_re, index=re_names, columns=re_names),
@@ -941,7 +941,7 @@ def fit_lmm(
     intercept: bool = True,
     random_intercept: bool = True,
     satterthwaite: bool = True,
-) -> LMMResult:
+) -> LMMFit:
     """Fit ``response ~ fixed + (random | group)`` like ``lme4::lmer``.
 
     Parameters
@@ -966,7 +966,7 @@ def fit_lmm(
 
     Returns
     -------
-    LMMResult
+    LMMFit
 
     Raises
     ------

@@ -63,7 +63,7 @@ from smanh.progression.design import (
     time_term,
     with_baseline,
 )
-from smanh.progression.lmm import LMMResult, fit_lmm_arrays
+from smanh.progression.lmm import LMMFit, fit_lmm_arrays
 from smanh.progression.selection import distinct_patients, strata_of
 
 SLOPE_COLUMNS = [
@@ -89,7 +89,7 @@ TRAJECTORY_COLUMNS = ["scale", "stratify_by", "stratum", "time_scale", "age_year
 class StratumFit:
     """One model fit (or the reason there is none)."""
 
-    fit: LMMResult | None
+    fit: LMMFit | None
     status: str  # fitted | random_intercept_only | not_modelled
     note: str
     columns: list[str] = field(default_factory=list)
@@ -136,10 +136,10 @@ def fit_design(data: pd.DataFrame, x: pd.DataFrame, reml: bool, time: str = "age
                           list(x.columns))
 
 
-def _contrast(fit: LMMResult, vec: np.ndarray, level: float) -> dict:
+def _contrast(fit: LMMFit, vec: np.ndarray, confidence_level: float) -> dict:
     """Estimate, SE, Satterthwaite df, t interval, t and p of ``vec' beta`` (lmerTest's
     ``contest1D``)."""
-    row = fit.contrast(vec, level)
+    row = fit.contrast(vec, confidence_level)
     return {"estimate": row["estimate"], "se": row["se"], "df": row["df"], "lo": row["lower"],
             "hi": row["upper"], "t": row["t"], "p": row["p"]}
 
@@ -192,7 +192,7 @@ def analyse_scale(data: pd.DataFrame, model: ScaleOptions, options: ProgressionO
 
 def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, time_scale: str,
                         is_rate: bool, out: dict, starts: dict) -> None:
-    level = options.confidence_level
+    confidence_level = options.confidence_level
     time = time_term(time_scale)
     patients = pd.factorize(data["patient_id"])[0]
     step = options.trajectory_step
@@ -228,7 +228,7 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
                 _variance_row(model, head, "pooled", result, n_pat, n_obs,
                               model.formula(stratify_by, time_scale)))
             if result.fit is not None:
-                for term, row in _coefficients(result.fit, level).items():
+                for term, row in _coefficients(result.fit, confidence_level).items():
                     out["lmm_fixed_effects"].append({
                         **head, "model": "pooled", "kind": "coefficient", "term": term, **row})
             for s in modelled:
@@ -264,7 +264,7 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
                         model, {**head, "centre": centre}, "separate", result, n_pat, n_obs,
                         model.formula(time_scale=time_scale)))
                     if result.fit is not None:
-                        for term, row in _coefficients(result.fit, level).items():
+                        for term, row in _coefficients(result.fit, confidence_level).items():
                             out["lmm_fixed_effects"].append({
                                 **head, "centre": centre, "model": "separate",
                                 "kind": "coefficient", "term": term, **row})
@@ -274,11 +274,11 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
                     contrasts = segment_contrasts(result.columns, model.knots, contrast_stratum,
                                                   time)
                     for name, vec in contrasts.items():
-                        row = _contrast(result.fit, vec, level)
+                        row = _contrast(result.fit, vec, confidence_level)
                         out["lmm_fixed_effects"].append({
                             **head, "model": kind_model, "kind": "segment_slope",
                             "term": f"slope_{name}", **row})
-                    first = _contrast(result.fit, next(iter(contrasts.values())), level)
+                    first = _contrast(result.fit, next(iter(contrasts.values())), confidence_level)
                     slope = {k: first[k] for k in ("se", "df", "lo", "hi", "p")}
                     slope["slope_per_year"] = first["estimate"]
                     values = data[time if time == "years" else "age"].to_numpy(float)[rows]
@@ -291,7 +291,7 @@ def _analyse_time_scale(data, model: ScaleOptions, options: ProgressionOptions, 
                     else:
                         slope["range_from"], slope["range_to"] = covered
                         grid = grid[(grid >= covered[0]) & (grid <= covered[1])]
-                        traj = predicted_trajectory(result.fit, model, grid, x_s.mean(), level,
+                        traj = predicted_trajectory(result.fit, model, grid, x_s.mean(), confidence_level,
                                                     contrast_stratum, time_scale, centre)
                         outside = _outside_scale(traj["predicted"].to_numpy(), model.name)
                         traj["note"] = np.where(outside, outside_note(model.name), "")
@@ -361,9 +361,9 @@ def _short_note(result: StratumFit, time: str = "age") -> str:
     return ""
 
 
-def _coefficients(fit: LMMResult, level: float) -> dict[str, dict]:
+def _coefficients(fit: LMMFit, confidence_level: float) -> dict[str, dict]:
     """Per coefficient: estimate, SE, Satterthwaite df, t interval, t and p."""
-    table = fit.summary(ddf="satterthwaite", level=level)
+    table = fit.summary(ddf="satterthwaite", confidence_level=confidence_level)
     return {term: {"estimate": r.estimate, "se": r.se, "df": r.df, "lo": r.lower, "hi": r.upper,
                    "t": r.t, "p": r.p} for term, r in zip(table.index, table.itertuples())}
 

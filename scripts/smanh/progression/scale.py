@@ -77,7 +77,7 @@ def progression_scale(
     tables["change_12m"] = change_table(
         pairs, scale, strata,
         threshold=threshold, threshold_source=source,
-        level=confidence_level,
+        confidence_level=confidence_level,
         method=change["proportion_ci"],
         min_patients=options.min_patients,
     )

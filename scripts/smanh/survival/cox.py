@@ -40,7 +40,7 @@ from scipy import special
 from smanh.errors import ModelError
 from smanh.survival.followup import check_cluster, check_follow_up, check_weights
 
-__all__ = ["Design", "design_matrix", "CoxResult", "fit_cox", "cox_zph"]
+__all__ = ["Design", "design_matrix", "CoxFit", "fit_cox", "cox_zph"]
 
 _Z95 = special.ndtri(0.975)
 # |beta| * sd(x) beyond this means a hazard ratio of e^12 per SD: a diverging coefficient
@@ -139,7 +139,7 @@ def _levels(values: pd.Series) -> list[str]:
 
 # --------------------------------------------------------------------------- result
 @dataclass
-class CoxResult:
+class CoxFit:
     """A fitted Cox model. Arrays are indexed like ``columns``.
 
     Attributes
@@ -522,7 +522,7 @@ def fit_cox(
     weights=None,
     cluster=None,
     robust: bool | None = None,
-) -> CoxResult:
+) -> CoxFit:
     """Fit a Cox model to counting-process data ``(entry, exit]`` with Efron ties.
 
     Parameters
@@ -551,7 +551,7 @@ def fit_cox(
 
     Returns
     -------
-    CoxResult
+    CoxFit
 
     Raises
     ------
@@ -611,7 +611,7 @@ def fit_cox(
         _, at_zero = _robust_variance(np.zeros(p), vcov, data, codes, n_clusters)
         u = at_zero.sum(0)
         robust_score = _chisq(float(u @ _solve(at_zero.T @ at_zero, u, design.columns)), p)
-    return CoxResult(
+    return CoxFit(
         columns=design.columns, terms=design.terms, reference=design.reference,
         coef=beta, se=se, vcov=vcov, loglik_null=ll0, loglik=ll,
         score_test=_chisq(score_chisq, p), wald_test=_chisq(wald, p), lr_test=_chisq(lr, p),
@@ -768,7 +768,7 @@ def _km_left(entry, exit_, status, times) -> np.ndarray:
     return np.concatenate([[1.0], surv])[idx]
 
 
-def cox_zph(fit: CoxResult, entry, exit, event) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cox_zph(fit: CoxFit, entry, exit, event) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test proportional hazards with scaled Schoenfeld residuals (R ``cox.zph``).
 
     The ``entry, exit, event`` must be those given to :func:`fit_cox`; they provide the

@@ -107,7 +107,7 @@ class CumulativeIncidence:
                              "hi": take(self.upper[:, k], np.nan)})
 
 
-def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95, weights=None,
+def aalen_johansen(entry, exit, event, *, confidence_level: float = 0.95, weights=None,
                    cluster=None) -> CumulativeIncidence:
     """Cumulative incidence functions with delayed entry and IJ standard errors.
 
@@ -119,7 +119,7 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95, weights=None
         Age at event or censoring, ``exit > entry``.
     event : array_like of int
         0 censored, 1 event of interest, 2.. competing events.
-    conf_level : float
+    confidence_level : float
         Confidence level of the pointwise intervals.
     weights : array_like, optional
         Non-negative case weights, one per row.
@@ -141,7 +141,7 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95, weights=None
     entry, exit_, event = _check(entry, exit, event)
     if cluster is not None or (weights is not None
                                and np.any(check_weights(weights, len(exit_)) != 1)):
-        return _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster)
+        return _weighted_aalen_johansen(entry, exit_, event, confidence_level, weights, cluster)
     # a canonical row order makes every floating-point sum independent of the input order
     order = np.lexsort((event, entry, exit_))
     entry, exit_, event = entry[order], exit_[order], event[order]
@@ -217,11 +217,11 @@ def aalen_johansen(entry, exit, event, *, conf_level: float = 0.95, weights=None
     var += over_exited(p**2) + 2 * cif * over_exited(p * v[:, None]) \
         + cif**2 * over_exited(v**2)[:, None]
     se = np.sqrt(np.maximum(var, 0.0))
-    lower, upper = _log_ci(cif, se, conf_level)
+    lower, upper = _log_ci(cif, se, confidence_level)
     return CumulativeIncidence(times, n_risk, states, cif, se, lower, upper, event_free)
 
 
-def _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster):
+def _weighted_aalen_johansen(entry, exit_, event, confidence_level, weights, cluster):
     """Weighted, clustered Aalen-Johansen with the clustered IJ variance.
 
     The influence of row r per unit of its weight is the one derived in
@@ -304,7 +304,7 @@ def _weighted_aalen_johansen(entry, exit_, event, conf_level, weights, cluster):
         var[:, k] = (xk**2 * aa + fk**2 * bb + ee + 2 * xk * fk * ab + 2 * xk * ae
                      + 2 * fk * be)
     se = carry_forward(np.sqrt(np.maximum(var, 0.0)), moving)  # R: updated at events only
-    lower, upper = _log_ci(cif, se, conf_level)
+    lower, upper = _log_ci(cif, se, confidence_level)
     return CumulativeIncidence(times, n_risk, states, cif, se, lower, upper, event_free)
 
 
@@ -324,8 +324,8 @@ def _check_patient_rows(entry, exit_, event, labels) -> None:
                          "event must be on the last row")
 
 
-def _log_ci(p, se, conf_level):
-    z = special.ndtri(0.5 + conf_level / 2)
+def _log_ci(p, se, confidence_level):
+    z = special.ndtri(0.5 + confidence_level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = np.where(p > 0, z * se / p, np.nan)
         lower = np.where(p > 0, p * np.exp(-half), np.nan)

@@ -112,7 +112,7 @@ def survival_endpoint(
     km = km_figure(
         drawn["km_curves"], endpoint, at_risk=drawn["km_at_risk"],
         published=survival_points(reference, endpoint), min_cell_count=min_cell_count,
-        conf_level=options.confidence_level,
+        confidence_level=options.confidence_level,
     )
     parametric = parametric_figure(
         drawn["km_curves"], drawn["parametric_curves"], drawn["parametric"], endpoint
@@ -165,15 +165,15 @@ def analyse_endpoint(
     ))
     tables["cox"] = cox_table(
         dataset, [dict(m) for m in o.cox_models], ph_alpha=o.ph_alpha,
-        conf_level=o.confidence_level, **common,
+        confidence_level=o.confidence_level, **common,
     )
-    tables["cuminc"] = cuminc_table(dataset, by, conf_level=o.confidence_level, **ranged)
+    tables["cuminc"] = cuminc_table(dataset, by, confidence_level=o.confidence_level, **ranged)
     tables["rmst"] = rmst_table(
-        dataset, by, list(o.rmst_horizons), conf_level=o.confidence_level, **ranged
+        dataset, by, list(o.rmst_horizons), confidence_level=o.confidence_level, **ranged
     )
     tables["parametric"], tables["parametric_curves"] = parametric_tables(
         dataset, list(o.parametric_stratify_by), list(o.parametric_distributions),
-        o.extrapolate_to, conf_level=o.confidence_level, **ranged,
+        o.extrapolate_to, confidence_level=o.confidence_level, **ranged,
     )
     return tables
 

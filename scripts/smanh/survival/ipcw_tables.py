@@ -61,7 +61,7 @@ def ipcw_tables(
     stratify_by: list[str],
     landmark_ages: list[float],
     horizons: list[float],
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     min_stratum_size: int = 1,
     birth_eras=None,
     min_at_risk: int = 1,
@@ -85,7 +85,7 @@ def ipcw_tables(
             counts = {"n": len(group), "events": int(group["event"].sum())}
             rows = intervals["patient_id"].isin(group["patient_id"]).to_numpy()
             summary, curve = _stratum(key, counts, group, intervals[rows], weights.weight[rows],
-                                      landmark_ages, horizons, conf_level, min_stratum_size, min_at_risk)
+                                      landmark_ages, horizons, confidence_level, min_stratum_size, min_at_risk)
             summaries.append(summary)
             if curve is not None:
                 curves.append(curve)
@@ -96,7 +96,7 @@ def ipcw_tables(
             "ipcw_model": model_table(endpoint, intervals, weights, note)}
 
 
-def _stratum(key, counts, group, rows, w, landmark_ages, horizons, conf_level, min_stratum_size, min_at_risk):
+def _stratum(key, counts, group, rows, w, landmark_ages, horizons, confidence_level, min_stratum_size, min_at_risk):
     if len(group) < min_stratum_size:
         return {**key, **counts, "note": not_modelled_note(min_stratum_size)}, None
     estimable = estimable_range(group["entry_age"], group["exit_age"], min_at_risk)
@@ -105,7 +105,7 @@ def _stratum(key, counts, group, rows, w, landmark_ages, horizons, conf_level, m
     start_age = estimable.from_age
     kept = rows["stop"].to_numpy(float) > start_age
     start = np.maximum(rows["start"].to_numpy(float)[kept], start_age)
-    fit = kaplan_meier(start, rows["stop"].to_numpy(float)[kept], rows["status"].to_numpy()[kept], conf_level,
+    fit = kaplan_meier(start, rows["stop"].to_numpy(float)[kept], rows["status"].to_numpy()[kept], confidence_level,
                        weights=w[kept], cluster=rows["patient_id"].to_numpy()[kept], robust=True,
                        start_time=start_age)
     median, notes = _median_within(fit, estimable)
@@ -124,7 +124,7 @@ def _stratum(key, counts, group, rows, w, landmark_ages, horizons, conf_level, m
     beyond = []
     for tau in horizons:
         if start_age < tau <= estimable.to_age:
-            r = rmst_from_fit(fit, float(tau), conf_level=conf_level)
+            r = rmst_from_fit(fit, float(tau), confidence_level=confidence_level)
             row.update({rmst_column(tau): r.rmst, f"{rmst_column(tau)}_lo": r.lower,
                         f"{rmst_column(tau)}_hi": r.upper})
         else:

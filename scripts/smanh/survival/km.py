@@ -70,7 +70,7 @@ class KaplanMeierFit:
     std_err : standard error of ``log S`` (Greenwood, or the robust ``se(S) / S``);
         ``inf`` once S reaches 0.
     lower, upper : pointwise log-log confidence band; NaN where S is 0 or 1 (as R).
-    conf_level : level of the band.
+    confidence_level : level of the band.
     weighted : whether case weights were given.
     robust : whether ``std_err`` is the infinitesimal-jackknife (robust) one.
     start_time : the age the curve is conditional on (None: age 0, unconditional).
@@ -84,7 +84,7 @@ class KaplanMeierFit:
     std_err: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    conf_level: float
+    confidence_level: float
     weighted: bool = False
     robust: bool = False
     start_time: float | None = None
@@ -182,7 +182,7 @@ def kaplan_meier(
     entry,
     exit,
     event,
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     *,
     weights=None,
     cluster=None,
@@ -196,7 +196,7 @@ def kaplan_meier(
     entry : array of ages at start of observation (delayed entry); 0 for none.
     exit : array of ages at event or censoring; must be > entry.
     event : array of 0/1 (or bool), 1 = the event happened at ``exit``.
-    conf_level : level of the log-log confidence band.
+    confidence_level : level of the log-log confidence band.
     weights : optional array of non-negative case weights (R ``weights =``).
     cluster : optional array of patient labels, one per row (R ``id =``).
     robust : infinitesimal-jackknife standard errors clustered on ``cluster`` (R
@@ -221,7 +221,7 @@ def kaplan_meier(
     entry, exit_, event = check_follow_up(entry, exit, event)
     event = event.astype(bool)
     if weights is not None or cluster is not None or robust or start_time is not None:
-        return _kaplan_meier_general(entry, exit_, event, conf_level, weights, cluster,
+        return _kaplan_meier_general(entry, exit_, event, confidence_level, weights, cluster,
                                      robust, start_time)
 
     time, inverse = np.unique(exit_, return_inverse=True)
@@ -238,7 +238,7 @@ def kaplan_meier(
             np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
         )
     std_err = np.sqrt(greenwood)
-    lower, upper = loglog_band(survival, std_err, conf_level)
+    lower, upper = loglog_band(survival, std_err, confidence_level)
     return KaplanMeierFit(
         time=time,
         n_risk=n_risk.astype(int),
@@ -248,7 +248,7 @@ def kaplan_meier(
         std_err=std_err,
         lower=lower,
         upper=upper,
-        conf_level=conf_level,
+        confidence_level=confidence_level,
         _sorted_entry=sorted_entry,
         _sorted_exit=sorted_exit,
     )
@@ -265,7 +265,7 @@ class LogSurvivalInfluence:
     event_times: np.ndarray  # (T,) bool: a weighted event happens there
 
 
-def _kaplan_meier_general(entry, exit_, event, conf_level, weights, cluster, robust,
+def _kaplan_meier_general(entry, exit_, event, confidence_level, weights, cluster, robust,
                           start_time) -> KaplanMeierFit:
     """Weighted, clustered, robust and/or conditional product-limit (R ``survfitKM``)."""
     n = len(exit_)
@@ -317,12 +317,12 @@ def _kaplan_meier_general(entry, exit_, event, conf_level, weights, cluster, rob
         std_err = np.where(survival > 0, np.sqrt(var), np.inf)
     else:
         std_err = np.sqrt(np.cumsum(greenwood_terms))
-    lower, upper = loglog_band(survival, std_err, conf_level)
+    lower, upper = loglog_band(survival, std_err, confidence_level)
     clip = entry if start_time is None else np.maximum(entry, start_time)
     positive = w > 0
     return KaplanMeierFit(
         time=time, n_risk=n_risk, n_event=n_event, n_censor=n_censor, survival=survival,
-        std_err=std_err, lower=lower, upper=upper, conf_level=conf_level,
+        std_err=std_err, lower=lower, upper=upper, confidence_level=confidence_level,
         weighted=weighted, robust=bool(robust), start_time=start_time,
         _sorted_entry=np.sort(clip[positive]), _sorted_exit=np.sort(exit_[positive]),
         _influence=influence,
@@ -385,9 +385,9 @@ def _influence_variance(influence: LogSurvivalInfluence) -> np.ndarray:
     return carry_forward(var, influence.event_times)
 
 
-def loglog_band(survival, std_err, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
+def loglog_band(survival, std_err, confidence_level: float) -> tuple[np.ndarray, np.ndarray]:
     """Log-log band for S given the standard error of log S (R ``conf.type="log-log"``)."""
-    z = special.ndtri(1.0 - (1.0 - conf_level) / 2.0)
+    z = special.ndtri(1.0 - (1.0 - confidence_level) / 2.0)
     s = np.where((survival <= 0) | (survival >= 1), np.nan, survival)
     with np.errstate(divide="ignore", invalid="ignore"):
         half_width = z * std_err / np.log(s)

@@ -89,7 +89,7 @@ def no_patients_at_risk(dataset: pd.DataFrame) -> dict[str, str]:
 def fit_strata(
     dataset: pd.DataFrame,
     stratify_by: list[str],
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     min_stratum_size: int = 1,
     birth_eras=None,
     min_at_risk: int = 1,
@@ -108,7 +108,7 @@ def fit_strata(
                         fit = kaplan_meier(
                             *conditional_rows(group["entry_age"], group["exit_age"], group["event"],
                                               estimable.from_age)[:3],
-                            conf_level,
+                            confidence_level,
                         )
                 yield endpoint_name, by, label, group, fit, estimable
 
@@ -117,7 +117,7 @@ def km_tables(
     dataset: pd.DataFrame,
     stratify_by: list[str],
     landmark_ages: list[float],
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     min_stratum_size: int = 1,
     birth_eras=None,
     min_at_risk: int = 1,
@@ -125,7 +125,7 @@ def km_tables(
     """``(km_summary, km_curves)`` for every endpoint in ``dataset``."""
     summaries, curves = [], []
     for endpoint_name, by, label, group, fit, estimable in fit_strata(
-        dataset, stratify_by, conf_level, min_stratum_size, birth_eras, min_at_risk
+        dataset, stratify_by, confidence_level, min_stratum_size, birth_eras, min_at_risk
     ):
         key = {"endpoint": endpoint_name, "stratify_by": by, "stratum": label}
         counts = {"n": len(group), "events": int(group["event"].sum())}

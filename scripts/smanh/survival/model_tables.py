@@ -124,7 +124,7 @@ def cox_table(
     *,
     min_stratum_size: int = 1,
     ph_alpha: float = 0.05,
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     birth_eras=None,
 ) -> pd.DataFrame:
     """Hazard ratios of each configured Cox model, per endpoint, with PH checks.
@@ -132,7 +132,7 @@ def cox_table(
     ``models``: mappings ``{name, formula, subset, reference}``, e.g.
     ``{"name": "type1", "formula": "smn2_copies + sex", "subset": {"sma_type": ["1"]}}``.
     """
-    z = special.ndtri(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + confidence_level / 2)
     out = []
     for endpoint_name, endpoint_rows in analysed(dataset).groupby("endpoint", sort=False):
         for spec in models:
@@ -188,7 +188,7 @@ def cuminc_table(
     stratify_by: list[str],
     *,
     min_stratum_size: int = 1,
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     birth_eras=None,
     min_at_risk: int = 1,
 ) -> pd.DataFrame:
@@ -209,8 +209,8 @@ def cuminc_table(
                     continue
                 entry, exit_, state, _ = conditional_rows(rows["entry_age"], rows["exit_age"],
                                                           rows["event_type"].to_numpy(int), estimable.from_age)
-                fit = aalen_johansen(entry, exit_, state, conf_level=conf_level)
-                km = kaplan_meier(entry, exit_, state == 1, conf_level)
+                fit = aalen_johansen(entry, exit_, state, confidence_level=confidence_level)
+                km = kaplan_meier(entry, exit_, state == 1, confidence_level)
                 shown = fit.times <= estimable.to_age
                 one_minus_km = 1.0 - km.survival[np.searchsorted(km.time, fit.times[shown])]
                 for state_code in (1, 2):  # a state without events in the stratum: 0 throughout
@@ -239,7 +239,7 @@ def rmst_table(
     horizons: list[float],
     *,
     min_stratum_size: int = 1,
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     birth_eras=None,
     min_at_risk: int = 1,
 ) -> pd.DataFrame:
@@ -271,12 +271,12 @@ def rmst_table(
                         continue
                     entry, exit_, event, _ = conditional_rows(rows["entry_age"], rows["exit_age"],
                                                               rows["event"], start)
-                    r = rmst(entry, exit_, event, float(tau), start=start, conf_level=conf_level)
+                    r = rmst(entry, exit_, event, float(tau), start=start, confidence_level=confidence_level)
                     row.update(rmst=r.rmst, se=r.se, lo=r.lower, hi=r.upper)
                     if reference is None:
                         reference = (label, r)
                     elif by != "all":
-                        d = rmst_difference(r, reference[1], conf_level)
+                        d = rmst_difference(r, reference[1], confidence_level)
                         row.update(reference=reference[0], difference=d.difference,
                                    difference_se=d.se, difference_lo=d.lower,
                                    difference_hi=d.upper, difference_p=d.p)
@@ -292,7 +292,7 @@ def parametric_tables(
     extrapolate_to: float,
     *,
     min_stratum_size: int = 1,
-    conf_level: float = 0.95,
+    confidence_level: float = 0.95,
     curve_points: int = 100,
     birth_eras=None,
     min_at_risk: int = 1,
@@ -342,7 +342,7 @@ def parametric_tables(
                         })
                         if grid.size:
                             with np.errstate(all="ignore"):
-                                curve = fit.conditional_survival(grid, from_age, conf_level)
+                                curve = fit.conditional_survival(grid, from_age, confidence_level)
                             curves.append(pd.DataFrame({
                                 **key, "dist": fit.dist, "time_years": curve["age"],
                                 "survival": curve["surv"], "lo": curve["lo"], "hi": curve["hi"],

@@ -425,7 +425,7 @@ class ParametricFit:
             log_t = mu + np.exp(log_sigma) * w
         return float(np.exp(log_t)) if abs(log_t) < 20.0 else float("nan")
 
-    def conditional_survival(self, ages, from_age: float, conf_level: float = 0.95) -> pd.DataFrame:
+    def conditional_survival(self, ages, from_age: float, confidence_level: float = 0.95) -> pd.DataFrame:
         """Model survival at ``ages`` (>= ``from_age``) given event-free at ``from_age``:
         ``S(t) / S(from_age)``, pointwise CIs by the delta method on ``log(H(t) - H(from_age))``
         (``H = -log S``), central differences in the parameters; ``from_age = 0`` gives
@@ -439,11 +439,11 @@ class ParametricFit:
         True
         """
         if from_age <= 0:
-            return self.survival(ages, conf_level)
+            return self.survival(ages, confidence_level)
         ages = np.asarray(ages, float)
         if np.any(ages < from_age):
             raise ModelError(f"conditional survival is defined from age {from_age} on")
-        z = special.ndtri(0.5 + conf_level / 2)
+        z = special.ndtri(0.5 + confidence_level / 2)
         theta = self.theta
 
         def log_cum_hazard(th):
@@ -480,7 +480,7 @@ class ParametricFit:
                 break
         return float(np.exp((low + high) / 2))
 
-    def survival(self, ages, conf_level: float = 0.95) -> pd.DataFrame:
+    def survival(self, ages, confidence_level: float = 0.95) -> pd.DataFrame:
         """Model survival from age 0 at ``ages`` (any ages: extrapolation is allowed).
 
         Pointwise CIs by the delta method on ``log(-log S)``, which keeps them in (0, 1).
@@ -494,7 +494,7 @@ class ParametricFit:
         ages = np.asarray(ages, float)
         if np.any(ages <= 0):
             raise ModelError("survival ages must be positive")
-        z = special.ndtri(0.5 + conf_level / 2)
+        z = special.ndtri(0.5 + confidence_level / 2)
         theta = self.theta
         value = np.log(-_log_surv(self.dist, theta, ages))
         if self.dist == "gengamma":  # central differences, all ages at once

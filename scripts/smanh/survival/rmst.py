@@ -94,7 +94,7 @@ class RMSTDifference:
 
 
 def rmst_from_km(
-    times, n_risk, n_event, tau: float, *, start: float = 0.0, conf_level: float = 0.95
+    times, n_risk, n_event, tau: float, *, start: float = 0.0, confidence_level: float = 0.95
 ) -> RMST:
     """RMST from a product-limit risk table (delayed entry is already in ``n_risk``).
 
@@ -109,7 +109,7 @@ def rmst_from_km(
         Horizon (years of age).
     start : float
         Lower limit of the integral (default 0, as R).
-    conf_level : float
+    confidence_level : float
         Level of the Wald interval.
 
     Returns
@@ -146,12 +146,12 @@ def rmst_from_km(
     var = float(np.sum(area_after**2 * hazard_var[keep]))
     value = float(rectangles.sum())
     se = float(np.sqrt(var))
-    z = special.ndtri(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + confidence_level / 2)
     return RMST(float(tau), value, se, value - z * se, value + z * se,
                 bool(len(times) == 0 or tau > times[-1]))
 
 
-def rmst_from_fit(fit: KaplanMeierFit, tau: float, *, conf_level: float = 0.95) -> RMST:
+def rmst_from_fit(fit: KaplanMeierFit, tau: float, *, confidence_level: float = 0.95) -> RMST:
     """RMST of a fitted curve (weighted, robust and/or conditional) from its start to ``tau``.
 
     The start is ``fit.start_time`` (else 0). Port of R ``survival:::survmean`` on
@@ -193,7 +193,7 @@ def rmst_from_fit(fit: KaplanMeierFit, tau: float, *, conf_level: float = 0.95) 
     value = float(rectangles.sum())
     se = float(np.sqrt(var))
     robust_se = _robust_rmst_se(fit, tau) if fit.robust else None
-    z = special.ndtri(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + confidence_level / 2)
     half = z * (se if robust_se is None else robust_se)
     return RMST(float(tau), value, se, value - half, value + half,
                 bool(fit.time.size == 0 or tau > fit.time[-1]), start, robust_se)
@@ -230,7 +230,7 @@ def _risk_table(entry, exit_, event) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def rmst(entry, exit, event, tau: float, *, start: float = 0.0,
-         conf_level: float = 0.95, weights=None, cluster=None, robust: bool | None = None,
+         confidence_level: float = 0.95, weights=None, cluster=None, robust: bool | None = None,
          start_time: float | None = None) -> RMST:
     """RMST from individual data ``(entry, exit]``; ``event == 1`` is the event.
 
@@ -252,12 +252,12 @@ def rmst(entry, exit, event, tau: float, *, start: float = 0.0,
             raise ModelError("give start_time (a conditional curve) or start, not both")
         fit = kaplan_meier(entry, exit, event, weights=weights, cluster=cluster,
                            robust=robust, start_time=start_time)
-        return rmst_from_fit(fit, tau, conf_level=conf_level)
+        return rmst_from_fit(fit, tau, confidence_level=confidence_level)
     times, n_risk, n_event = _risk_table(entry, exit, event)
-    return rmst_from_km(times, n_risk, n_event, tau, start=start, conf_level=conf_level)
+    return rmst_from_km(times, n_risk, n_event, tau, start=start, confidence_level=confidence_level)
 
 
-def rmst_difference(first: RMST, second: RMST, conf_level: float = 0.95) -> RMSTDifference:
+def rmst_difference(first: RMST, second: RMST, confidence_level: float = 0.95) -> RMSTDifference:
     """Difference of two RMSTs to the same ``tau`` from independent groups (each with its
     :attr:`RMST.interval_se`: the robust SE where there is one).
 
@@ -272,7 +272,7 @@ def rmst_difference(first: RMST, second: RMST, conf_level: float = 0.95) -> RMST
         raise ModelError(f"RMSTs to different horizons ({first.tau}, {second.tau})")
     diff = first.rmst - second.rmst
     se = float(np.hypot(first.interval_se, second.interval_se))
-    z = special.ndtri(0.5 + conf_level / 2)
+    z = special.ndtri(0.5 + confidence_level / 2)
     p = float(2 * special.ndtr(-abs(diff) / se)) if se > 0 else float("nan")
     return RMSTDifference(first.tau, diff, se, diff - z * se, diff + z * se, p)
 
