@@ -18,7 +18,7 @@ def main():
     params = snakemake.params
     options = external_control_options({"external_control": params.external_control, "analysis": params.analysis})
     registry = load_canonical({t: snakemake.input[t] for t in REGISTRY_TABLES})
-    trial = read_trial_arm(options.trial_path, options.trial_data_cutoff)
+    trial = read_trial_arm(options.trial_path, options.trial_data_cutoff, options.trial_date_format)
     result = external_control(registry, trial, options, params.min_cell_count)
     write_tables(result.tables, snakemake.output)
     save_figures(result.figures, snakemake.output)

@@ -13,6 +13,7 @@ import pytest
 from conftest import REPOSITORY, SAMPLE, patient, write_export
 from smanh.config.external_control import EXTERNAL_CONTROL_TABLES, external_control_options
 from smanh.config.validation import validate_config
+from smanh.errors import ConfigError
 from smanh.external_control.job import TrialArmError, external_control, read_trial_arm
 from smanh.ingest.export import RegistryExport
 from smanh.ingest.registry import read_registry
@@ -145,3 +146,28 @@ def test_one_trial_patient_and_a_handful_of_controls_run_to_tables(registry, tri
     if n_registry:
         rmst = effects[(effects["method"] == "unadjusted") & (effects["measure"] == "rmst_difference")]
         assert np.isfinite(rmst["estimate"]).all() and rmst["boot_replicates"].item() == 20
+
+
+def test_a_trial_export_with_its_own_date_format_is_read(tmp_path):
+    """external_control.trial.date_format: 31.12.2019 read as 2019-12-31, as the registry's
+    date_format reads its export; the ISO default refuses it with the trial arm named."""
+    folder = write_export(tmp_path / "trial", patients=[patient(
+        "T1", birth_date="31.12.2019", sma_type="1", smn2_copies="2", onset_date="15.02.2020",
+        diagnosis_date="01.03.2020", enrolment_date="02.03.2020", last_contact_date="30.06.2023")],
+        treatments=[{"patient_id": "T1", "treatment": "nusinersen", "start_date": "03.03.2020"}])
+    config = {"registry": {"path": str(SAMPLE)}, "external_control": {
+        "trial": {"path": str(folder), "data_cutoff": "2023-06-30", "date_format": "%d.%m.%Y"}}}
+    o = external_control_options(validate_config(config))
+    assert o.trial_date_format == "%d.%m.%Y"
+    trial = read_trial_arm(o.trial_path, o.trial_data_cutoff, o.trial_date_format)
+    row = trial.patients.iloc[0]
+    assert row["birth_date"] == pd.Timestamp("2019-12-31")
+    assert row["last_contact_date"] == pd.Timestamp("2023-06-30")
+    assert trial.treatments["start_date"].iloc[0] == pd.Timestamp("2020-03-03")
+    with pytest.raises(TrialArmError, match=r"(?s)trial arm .*birth_date.*31\.12\.2019"):
+        read_trial_arm(folder, "2023-06-30")
+    config["external_control"]["trial"]["date_format"] = "%d.%m.%y"
+    with pytest.raises(ConfigError, match=r"config key 'external_control.trial.date_format'"):
+        validate_config(config)
+    assert external_control_options(validate_config({"registry": {"path": str(SAMPLE)}, "external_control": {
+        "trial": {"path": str(folder)}}})).trial_date_format == "%Y-%m-%d"

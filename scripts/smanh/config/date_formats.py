@@ -43,12 +43,12 @@ SHOWN = {"%Y": "YYYY", "%m": "MM", "%d": "DD"}
 KEY = "registry.date_format"
 
 
-def check_date_format(date_format: str) -> str:
-    """``date_format`` itself, or a ``ConfigError`` naming the key and saying what is allowed."""
+def check_date_format(date_format: str, key: str = KEY) -> str:
+    """``date_format`` itself, or a ``ConfigError`` naming the ``key`` and saying what is allowed."""
     match = FORMAT.match(date_format) if isinstance(date_format, str) else None
     if not match or sorted(match.group(1, 3, 5)) != ["%Y", "%d", "%m"]:
         raise ConfigError(
-            f"config key '{KEY}': {date_format!r} must hold %d, %m and %Y once each, separated by "
+            f"config key '{key}': {date_format!r} must hold %d, %m and %Y once each, separated by "
             "'.', '/', '-', a space or nothing (e.g. %d.%m.%Y; two-digit years %y are not accepted)"
         )
     return date_format

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from smanh.config.date_formats import ISO_DATE_FORMAT, check_date_format
 from smanh.config.endpoints import Endpoint, endpoint
 from smanh.errors import ConfigError
 
@@ -36,6 +37,7 @@ class ExternalControlOptions:
 
     trial_path: str
     trial_data_cutoff: str | None
+    trial_date_format: str
     sma_types: tuple[str, ...] | None
     smn2_copies: tuple[int, ...] | None
     age_window: tuple[float, float]
@@ -95,6 +97,8 @@ def external_control_options(config: dict) -> ExternalControlOptions | None:
     return ExternalControlOptions(
         trial_path=str(section["trial"]["path"]),
         trial_data_cutoff=section["trial"].get("data_cutoff"),
+        trial_date_format=check_date_format(section["trial"].get("date_format", ISO_DATE_FORMAT),
+                                            f"{key}.trial.date_format"),
         sma_types=tuple(str(t) for t in eligibility["sma_types"]) if "sma_types" in eligibility else None,
         smn2_copies=tuple(int(c) for c in eligibility["smn2_copies"]) if "smn2_copies" in eligibility else None,
         age_window=_window(eligibility.get("age_at_time_zero_years", [0, 150]),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from smanh.config.date_formats import ISO_DATE_FORMAT
 from smanh.config.external_control import ExternalControlOptions
 from smanh.errors import SmanhError
 from smanh.external_control.analysis import analyse_external_control
@@ -31,13 +32,15 @@ class TrialArmError(SmanhError):
     """The trial arm's export cannot be read or breaks the canonical format."""
 
 
-def read_trial_arm(path: str | Path, data_cutoff: str | None = None) -> RegistryExport:
+def read_trial_arm(path: str | Path, data_cutoff: str | None = None,
+                   date_format: str = ISO_DATE_FORMAT) -> RegistryExport:
     """The trial arm's export (canonical folder, Parquet folder or workbook), validated as
-    a registry export is; every problem raised at once, the message naming the trial arm
-    and the config key."""
+    a registry export is, its dates read in ``date_format``
+    (``external_control.trial.date_format``, as ``registry.date_format``); every problem
+    raised at once, the message naming the trial arm and the config key."""
     where = f"trial arm (external_control.trial.path '{path}')"
     try:
-        return read_registry(path, data_cutoff=data_cutoff)
+        return read_registry(path, data_cutoff=data_cutoff, date_format=date_format)
     except RegistryValidationError as err:
         listed = str(err).replace("the registry export has", "its export has", 1)
         raise TrialArmError(f"{where}: {listed}") from None
