@@ -2,6 +2,7 @@
 (smanh.external_control.job): tables, figures and the trial export's provenance."""
 
 import gc
+import sys
 
 gc.disable()  # while importing: no garbage, only collections (run_rule turns it back on)
 
@@ -20,6 +21,8 @@ def main():
     registry = load_canonical({t: snakemake.input[t] for t in REGISTRY_TABLES})
     trial = read_trial_arm(options.trial_path, options.trial_data_cutoff, options.trial_date_format)
     result = external_control(registry, trial, options, params.min_cell_count)
+    for message in result.messages:
+        print(f"WARNING: {message}", file=sys.stderr)
     write_tables(result.tables, snakemake.output)
     save_figures(result.figures, snakemake.output)
     write_csv(result.trial_sources, snakemake.output.trial_sources)

@@ -135,6 +135,37 @@ def test_smd_variance_ratio_and_ess_by_hand():
     assert rows.loc["sex_M", "ess_registry"] == pytest.approx(16 / 10) == effective_sample_size(np.array([3.0, 1.0]))
 
 
+
+def test_a_covariate_with_unknown_values_is_compared_over_its_known_values_by_hand():
+    frame = baseline(arm=[1, 1, 1, 1, 0, 0, 0, 0], baseline_score=[10.0, 20.0, 30.0, np.nan, 12.0, np.nan, 20.0, np.nan])
+    design = propensity_design(frame, ["baseline_score"])
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 3.0, 2.0, 1.0, 5.0])
+    rows = balance_rows("primary", "weighting", design, frame["arm"].to_numpy(), weights).set_index("covariate")
+    # known only: trial mean 20, SD sqrt((100 + 0 + 100) / 2) = 10; registry (3 * 12 + 20) / 4 = 14
+    assert rows.loc["baseline_score", "mean_trial"] == pytest.approx(20.0, rel=1e-14)
+    assert rows.loc["baseline_score", "mean_registry"] == pytest.approx(14.0, rel=1e-14)
+    assert rows.loc["baseline_score", "sd_trial"] == pytest.approx(10.0, rel=1e-14)
+    assert rows.loc["baseline_score", "smd"] == pytest.approx(0.6, rel=1e-14)
+    # variances: trial 100; registry (3 * 4 + 1 * 36) * 4 / (16 - 10) = 32
+    assert rows.loc["baseline_score", "variance_ratio"] == pytest.approx(100 / 32, rel=1e-14)
+    assert rows.loc["baseline_score", "note"] == ""
+    # the indicator's own row: share unknown, trial 1/4, registry (2 + 5) / 11
+    assert rows.loc["baseline_score_unknown", "mean_registry"] == pytest.approx(7 / 11, rel=1e-14)
+
+
+@pytest.mark.parametrize("arm", ["registry", "trial"])
+def test_an_arm_without_a_known_value_has_no_smd_and_a_note(arm):
+    """Filled-in values (the mean of the other arm's) would show a perfect balance."""
+    scores = [22.0, 25.0, 31.0, np.nan, np.nan, np.nan]
+    frame = baseline(arm=[1, 1, 1, 0, 0, 0] if arm == "registry" else [0, 0, 0, 1, 1, 1], baseline_score=scores)
+    design = propensity_design(frame, ["age_at_entry", "baseline_score"])
+    rows = balance_rows("none", "unadjusted", design, frame["arm"].to_numpy(), np.ones(6)).set_index("covariate")
+    row = rows.loc["baseline_score"]
+    assert math.isnan(row["smd"]) and math.isnan(row[f"mean_{arm}"])
+    assert row["note"].startswith(f"no {arm} patient in the sample has a known value: no standardised difference")
+    assert np.isfinite(rows.loc["age_at_entry", "smd"])
+
+
 # --------------------------------------------------------------------------- E-values
 def test_evalues_against_the_closed_form():
     # VanderWeele & Ding 2017: RR 3.9 -> 3.9 + sqrt(3.9 * 2.9) = 7.26; protective RR 0.5 -> 2 + sqrt(2) = 3.41

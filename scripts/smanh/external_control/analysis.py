@@ -108,6 +108,9 @@ def _samples(cohort, options):
     for model in options.models:
         design = propensity_design(cohort.baseline, model_covariates(model, options))
         try:
+            unknown = _unknown_baseline_score(cohort, options) if "baseline_score" in design.columns else ""
+            if unknown:
+                raise ModelError(unknown)
             score = fit_propensity(design, arm)
         except ModelError as err:
             note = f"propensity model not estimable: {err}"
@@ -128,6 +131,24 @@ def _samples(cohort, options):
         balance.append(balance_rows(model, "weighting", design, arm, weighting))
         balance.append(balance_rows(model, "matching", design, arm, matched))
     return samples, pd.concat(balance, ignore_index=True), fits
+
+
+def _unknown_baseline_score(cohort, options) -> str:
+    """Why the baseline score cannot be adjusted for ("" where it can): an arm in which no
+    patient has a known baseline score (the model would see no patient of that arm in
+    the other's population)."""
+    score = cohort.baseline["baseline_score"].to_numpy(float)
+    for g, label in ARMS[::-1]:
+        if np.isnan(score[cohort.arm == g]).all():
+            months = _months(options.baseline_window_years * 12)
+            why = (f"the {label} export records none" if options.baseline_scale in cohort.unrecorded.get(label, ())
+                   else f"none within the {months} before time zero")
+            return f"no {label} patient has a baseline {options.baseline_scale} score ({why})"
+    return ""
+
+
+def _months(months: float) -> str:
+    return f"{months:g} month{'' if months == 1 else 's'}"
 
 
 def _matched_weights(matches: np.ndarray, arm: np.ndarray) -> np.ndarray:
@@ -175,8 +196,9 @@ def _endpoint_rows(rows, name, model, method, cohort, weights, note, options) ->
     effect, why = outcomes.hazard_ratio(follow_up, arm, weights, method, confidence_level)
     rows["effects"].append(_effect(name, model, method, "hazard_ratio", np.nan, effect, "; ".join(filter(None, [note, why]))))
     tau = options.rmst_horizon_years
-    rows["effects"].append(_effect(name, model, method, "rmst_difference", tau,
-                                   outcomes.rmst_difference(curves[1], curves[0], tau, confidence_level), note))
+    effect = outcomes.rmst_difference(curves[1], curves[0], tau, confidence_level)
+    why = note or ("no patient analysed in an arm" if np.isnan(effect["estimate"]) else "")
+    rows["effects"].append(_effect(name, model, method, "rmst_difference", tau, effect, why))
 
 
 def _effect(name, model, method, measure, time, effect: dict, note: str) -> tuple:
@@ -193,9 +215,34 @@ def _motor_rows(rows, model, method, cohort, weights, note, options) -> None:
                          np.nan, np.nan, np.nan, 0, note))
             continue
         effect = outcomes.mean_difference(cohort.motor[outcome].to_numpy(), cohort.arm, weights, options.confidence_level)
+        why = note or (_no_motor_value(cohort, weights, outcome, options) if np.isnan(effect["estimate"]) else "")
         rows.append((options.motor_scale, model, method, label, months, effect["n_trial"], effect["n_registry"],
                      *[effect[k] for k in ("trial", "registry", "estimate", "se", "lo", "hi", "p")],
-                     np.nan, np.nan, np.nan, 0, note))
+                     np.nan, np.nan, np.nan, 0, why))
+
+
+def _no_motor_value(cohort, weights, outcome: str, options) -> str:
+    """Why a motor difference is missing: the arm(s) without a patient who has the score
+    (or the change: a baseline and an outcome assessment)."""
+    scale = options.motor_scale
+    after = (f"a {scale} assessment {options.motor_years_after * 12:g} ± {options.motor_window_years * 12:g} "
+             "months after time zero")
+    before = f"a {scale} assessment within the {_months(options.motor_baseline_window_years * 12)} before time zero"
+    reasons = []
+    for g, label in ARMS[::-1]:
+        in_arm = cohort.arm == g
+        has = {column: ~np.isnan(cohort.motor[column].to_numpy()) for column in ("baseline", "outcome")}
+        valued = in_arm & has["outcome"] & (has["baseline"] if outcome == "change" else True)
+        if (valued & (weights > 0)).any():
+            continue
+        who = f"no {label} patient" if not valued.any() else f"no {label} patient in this sample"
+        if scale in cohort.unrecorded.get(label, ()):
+            reasons.append(f"{who} has {after} (the {label} export records no {scale} assessment)")
+        elif outcome == "change" and (in_arm & has["outcome"] & (weights > 0)).any():
+            reasons.append(f"{who} has both {before} and {after}")
+        else:
+            reasons.append(f"{who} has {after}")
+    return "; ".join(reasons) or "the difference is not estimable"
 
 
 def _with_bootstrap(effects, motor, cohort, samples, fits, options):

@@ -11,6 +11,13 @@ s.d.denom = "treated")``):
   variance ``sum w (x - m)^2 * sum w / ((sum w)^2 - sum w^2)`` (unweighted: the sample
   variance);
 - effective sample size of the registry arm ``(sum w)^2 / sum w^2`` (Kish).
+
+A covariate with unknown values (coded with a ``<name>_unknown`` indicator, the unknown
+ones filled in for the propensity model) is compared over its known values only, as
+cobalt does with missing values: the means, the trial arm's SD and the variances leave the
+unknown ones out (the indicator's own row shows how many are unknown). Where an arm of the
+sample has no known value there is no difference to show: the row's SMD is left blank
+with a note (filled-in values would show a spurious perfect balance).
 """
 
 from __future__ import annotations
@@ -52,16 +59,30 @@ def effective_sample_size(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / squares) if squares > 0 else 0.0
 
 
+def known_values(design: PropensityDesign) -> np.ndarray:
+    """Per patient and column, whether the value is known (False only where a continuous
+    covariate's ``<name>_unknown`` indicator is 1)."""
+    known = np.ones(design.matrix.shape, dtype=bool)
+    for j, (name, kind) in enumerate(zip(design.columns, design.kinds)):
+        indicator = f"{name}_unknown"
+        if kind == "continuous" and indicator in design.columns:
+            known[:, j] = design.matrix[:, design.columns.index(indicator)] == 0
+    return known
+
+
 def trial_sd(design: PropensityDesign, arm: np.ndarray) -> np.ndarray:
-    """The standardisation factor of every column: the unweighted SD of the trial arm."""
-    trial = design.matrix[arm == 1]
+    """The standardisation factor of every column: the unweighted SD of the trial arm
+    (of its known values)."""
+    in_trial = np.asarray(arm) == 1
+    known = known_values(design)
     out = np.full(len(design.columns), np.nan)
     for j, kind in enumerate(design.kinds):
+        trial = design.matrix[in_trial & known[:, j], j]
         if kind == "binary":
-            p = trial[:, j].mean() if len(trial) else np.nan
+            p = trial.mean() if len(trial) else np.nan
             out[j] = np.sqrt(p * (1 - p))
         elif len(trial) > 1:
-            out[j] = trial[:, j].std(ddof=1)
+            out[j] = trial.std(ddof=1)
     return out
 
 
@@ -71,21 +92,30 @@ def balance_rows(model: str, sample: str, design: PropensityDesign, arm: np.ndar
     weighting, matching) with the sample's ``weights`` (0: not in the sample)."""
     arm = np.asarray(arm)
     scale = trial_sd(design, arm)
+    known = known_values(design)
     w_trial, w_registry = weights[arm == 1], weights[arm == 0]
     rows = []
     for j, (name, kind) in enumerate(zip(design.columns, design.kinds)):
         x = design.matrix[:, j]
-        x_trial, x_registry = x[arm == 1], x[arm == 0]
-        mean_trial, mean_registry = weighted_mean(x_trial, w_trial), weighted_mean(x_registry, w_registry)
+        in_trial, in_registry = (arm == 1) & known[:, j], (arm == 0) & known[:, j]
+        x_trial, x_registry = x[in_trial], x[in_registry]
+        k_trial, k_registry = weights[in_trial], weights[in_registry]
+        mean_trial, mean_registry = weighted_mean(x_trial, k_trial), weighted_mean(x_registry, k_registry)
         with np.errstate(divide="ignore", invalid="ignore"):
             smd = (mean_trial - mean_registry) / scale[j] if scale[j] > 0 else float("nan")
         ratio = float("nan")
         if kind == "continuous":
-            v_trial = weighted_variance(x_trial, w_trial)
-            v_registry = weighted_variance(x_registry, w_registry)
+            v_trial = weighted_variance(x_trial, k_trial)
+            v_registry = weighted_variance(x_registry, k_registry)
             ratio = v_trial / v_registry if v_registry > 0 else float("nan")
         note = ""
-        if not scale[j] > 0:
+        unknown_in = [label for label, w, k in (("trial", w_trial, k_trial), ("registry", w_registry, k_registry))
+                      if (w > 0).any() and not (k > 0).any()]
+        if unknown_in:
+            smd = float("nan")
+            note = (f"no {' or '.join(unknown_in)} patient in the sample has a known value: "
+                    "no standardised difference")
+        elif not scale[j] > 0:
             note = "constant in the trial arm: no standardised difference"
         left_out = design.left_out.get(name)
         if left_out:

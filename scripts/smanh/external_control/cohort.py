@@ -20,7 +20,7 @@ the cohort's rows are numbered, trial patients first, each arm in its export's o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -54,12 +54,17 @@ class ExternalCohort:
         where not assessed), aligned with ``baseline``; None without a motor scale.
     flow : ``arm, step, reason, n``: patients, those excluded per criterion in order, and
         the eligible.
+    unrecorded : per arm (``trial``, ``registry``), the configured scales (baseline score,
+        motor) of which its export has no assessment at all: the notes then say so.
+    messages : warnings for the job's log (a configured scale an arm's export never records).
     """
 
     baseline: pd.DataFrame
     follow_up: dict[str, pd.DataFrame]
     motor: pd.DataFrame | None
     flow: pd.DataFrame
+    unrecorded: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
 
     @property
     def arm(self) -> np.ndarray:
@@ -85,7 +90,25 @@ def external_cohort(registry: RegistryExport, trial: RegistryExport,
     motor = (pd.concat([a[2] for a in arms], ignore_index=True)
              if options.motor_scale else None)
     flow = pd.DataFrame(trial_flow + registry_flow, columns=FLOW_COLUMNS)
-    return ExternalCohort(baseline, follow_up, motor, flow)
+    unrecorded, messages = _unrecorded_scales({TRIAL: trial, REGISTRY: registry}, options)
+    return ExternalCohort(baseline, follow_up, motor, flow, unrecorded, messages)
+
+
+def _unrecorded_scales(exports: dict[str, RegistryExport], options: ExternalControlOptions):
+    """Per arm, the configured scales its export has no assessment of, and a warning each."""
+    keys: dict[str, list[str]] = {}
+    if options.baseline_scale:
+        keys.setdefault(options.baseline_scale, []).append("eligibility.baseline_score.scale")
+    if options.motor_scale:
+        keys.setdefault(options.motor_scale, []).append("motor.scale")
+    unrecorded, messages = {}, []
+    for label, export in exports.items():
+        recorded = set(export.assessments["scale"]) if len(export.assessments) else set()
+        unrecorded[label] = tuple(scale for scale in keys if scale not in recorded)
+        messages += [f"the {label} export records no {scale} assessment (the scale of external_control."
+                     f"{' and '.join(keys[scale])}): no {label} patient has a {scale} score to analyse"
+                     for scale in unrecorded[label]]
+    return unrecorded, messages
 
 
 # --------------------------------------------------------------------------- per patient

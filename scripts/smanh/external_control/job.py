@@ -8,7 +8,7 @@ is written anywhere (the trial export is read here and nowhere else).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -51,11 +51,13 @@ def read_trial_arm(path: str | Path, data_cutoff: str | None = None,
 @dataclass
 class ExternalControlResult:
     """The tables (keyed by their names under ``results/tables/``), the figures (keyed by
-    their file stems) and the trial export's files (name, SHA-256, rows) for provenance."""
+    their file stems), the trial export's files (name, SHA-256, rows) for provenance and
+    warnings for the job's log (a configured scale an export never records)."""
 
     tables: dict[str, pd.DataFrame]
     figures: dict[str, Figure]
     trial_sources: pd.DataFrame
+    messages: list[str] = field(default_factory=list)
 
 
 def external_control(registry: RegistryExport, trial: RegistryExport, options: ExternalControlOptions,
@@ -74,4 +76,4 @@ def external_control(registry: RegistryExport, trial: RegistryExport, options: E
     figures["external_control_overlap"] = overlap_figure(
         analysis.logit if analysis.logit is not None else cohort.arm * 0.0, cohort.arm, analysis.weights)
     sources = pd.DataFrame([asdict(s) for s in trial.sources], columns=SOURCE_COLUMNS)
-    return ExternalControlResult(analysis.tables, figures, sources)
+    return ExternalControlResult(analysis.tables, figures, sources, cohort.messages)

@@ -195,6 +195,13 @@ def external_control_warnings(tables: dict[str, pd.DataFrame], min_cell_count: i
         if r.note:
             found.append(f"External control ({MODEL_LABELS.get(r.model, r.model)} model, "
                          f"{SAMPLE_LABELS.get(r.method, r.method)}): {r.note}.")
+    motor = tables.get("external_control_motor")
+    if motor is not None and len(motor):
+        # a motor difference left out for want of scores (a propensity note is shown above)
+        missing = motor.loc[motor["estimate"].isna(), "note"].fillna("")
+        for note in dict.fromkeys(missing[~missing.str.startswith("propensity model")]):
+            if note:
+                found.append(f"External control (motor outcome): {note}.")
     balance = tables["external_control_balance"]
     imbalanced = balance[(balance["sample"] != "unadjusted") & (balance["smd"].abs() > SMD_LIMIT)]
     for (model, sample), rows in imbalanced.groupby(["model", "sample"], sort=False):
