@@ -171,3 +171,82 @@ def test_a_trial_export_with_its_own_date_format_is_read(tmp_path):
         validate_config(config)
     assert external_control_options(validate_config({"registry": {"path": str(SAMPLE)}, "external_control": {
         "trial": {"path": str(folder)}}})).trial_date_format == "%Y-%m-%d"
+
+
+def _without_scale(registry, keep=None):
+    """The registry without its CHOP_INTEND assessments (``keep``: those of these patients stay)."""
+    a = registry.assessments
+    drop = (a["scale"] == "CHOP_INTEND") & ~(a["patient_id"].isin(keep) if keep is not None else False)
+    return RegistryExport(registry.patients, registry.events, registry.treatments, a[~drop])
+
+
+def test_a_registry_without_the_baseline_scale_says_so_plainly(registry, trial):
+    """No CHOP_INTEND row in the registry: every eligible registry patient's baseline score
+    is unknown. The primary model says why it is not estimable (not 'needs patients in both
+    arms'), the balance shows no SMD for the score (not a perfect 0), every motor difference
+    left out says why, the report warns, the log names the scale."""
+    result = external_control(_without_scale(registry), trial, options(replicates=20), min_cell_count=5)
+    flow = result.tables["external_control_flow"]
+    assert flow.loc[(flow["arm"] == "registry") & (flow["step"] == "eligible"), "n"].item() > 200
+    why = "no registry patient has a baseline CHOP_INTEND score (the registry export records none)"
+    effects = result.tables["external_control_effects"]
+    primary = effects[effects["model"] == "primary"]
+    assert primary["estimate"].isna().all()
+    assert primary["note"].eq(f"propensity model not estimable: {why}").all()
+    assert not effects["note"].str.contains("both arms").any()
+    assert effects.loc[effects["model"] == "without_baseline_score", "estimate"].notna().all()
+
+    balance = result.tables["external_control_balance"]
+    score = balance[(balance["sample"] == "unadjusted") & (balance["covariate"] == "baseline_score")].iloc[0]
+    assert np.isnan(score["smd"]) and np.isnan(score["mean_registry"])
+    assert score["mean_trial"] == pytest.approx(trial.assessments.pipe(lambda a: a[a["scale"] == "CHOP_INTEND"])
+                                                .groupby("patient_id")["score"].first().mean())
+    assert score["note"] == "no registry patient in the sample has a known value: no standardised difference"
+    love = result.figures["external_control_love"]
+    assert "baseline score" not in [t.get_text() for t in love.axes[0].get_yticklabels()]
+
+    motor = result.tables["external_control_motor"]
+    assert motor["estimate"].isna().all() and motor["note"].ne("").all(), "every estimate left out says why"
+    unadjusted = motor[(motor["model"] == "none") & (motor["outcome"] == "score")].iloc[0]
+    assert unadjusted["n_registry"] == 0
+    assert unadjusted["note"] == ("no registry patient has a CHOP_INTEND assessment 12 ± 3 months after time zero "
+                                  "(the registry export records no CHOP_INTEND assessment)")
+
+    warnings = external_control_warnings({n: as_written(t) for n, t in result.tables.items()}, 5)
+    assert f"External control (primary model, ATT weighting): propensity model not estimable: {why}." in warnings
+    assert any(w.startswith("External control (motor outcome): no registry patient has a CHOP_INTEND") for w in warnings)
+    assert result.messages == [
+        "the registry export records no CHOP_INTEND assessment (the scale of external_control."
+        "eligibility.baseline_score.scale and motor.scale): no registry patient has a CHOP_INTEND score to analyse"]
+
+
+def test_baseline_scores_outside_the_window_are_told_from_none_recorded(registry, trial):
+    """CHOP_INTEND recorded, but only for patients of another SMA type: no eligible registry
+    patient has a baseline score within the window; nothing is logged."""
+    others = registry.patients.loc[registry.patients["sma_type"].str[0] != "1", "patient_id"]
+    result = external_control(_without_scale(registry, keep=others), trial, options(replicates=0), 5)
+    effects = result.tables["external_control_effects"]
+    assert effects.loc[effects["model"] == "primary", "note"].eq(
+        "propensity model not estimable: no registry patient has a baseline CHOP_INTEND score "
+        "(none within the 1 month before time zero)").all()
+    motor = result.tables["external_control_motor"]
+    change = motor[(motor["model"] == "none") & (motor["outcome"] == "change_from_baseline")].iloc[0]
+    assert change["note"] == "no registry patient has a CHOP_INTEND assessment 12 ± 3 months after time zero"
+    assert result.messages == []
+
+
+def test_motor_differences_left_out_for_want_of_a_baseline_say_so(registry, trial):
+    """Registry patients with an outcome assessment but none at baseline: the change is
+    missing, and its note names the baseline."""
+    a = trial.assessments
+    dosing = a["patient_id"].map(trial.treatments.groupby("patient_id")["start_date"].min())
+    no_baseline = RegistryExport(trial.patients, trial.events, trial.treatments,
+                                 a[(a["scale"] != "CHOP_INTEND") | (a["date"] > dosing)])
+    result = external_control(registry, no_baseline, options(replicates=0), 5)
+    motor = result.tables["external_control_motor"]
+    change = motor[(motor["model"] == "none") & (motor["outcome"] == "change_from_baseline")].iloc[0]
+    assert np.isnan(change["estimate"])
+    assert change["note"] == ("no trial patient has both a CHOP_INTEND assessment within the 1 month before time "
+                              "zero and a CHOP_INTEND assessment 12 ± 3 months after time zero")
+    assert motor[(motor["model"] == "none") & (motor["outcome"] == "score")]["estimate"].notna().all()
+    assert motor.loc[motor["estimate"].isna(), "note"].ne("").all()
