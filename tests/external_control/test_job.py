@@ -14,6 +14,7 @@ from conftest import REPOSITORY, SAMPLE, patient, write_export
 from smanh.config.external_control import EXTERNAL_CONTROL_TABLES, external_control_options
 from smanh.config.validation import validate_config
 from smanh.errors import ConfigError
+from smanh.external_control.evalue import evalues_hazard_ratio
 from smanh.external_control.job import TrialArmError, external_control, read_trial_arm
 from smanh.ingest.export import RegistryExport
 from smanh.ingest.registry import read_registry
@@ -250,3 +251,28 @@ def test_motor_differences_left_out_for_want_of_a_baseline_say_so(registry, tria
                               "zero and a CHOP_INTEND assessment 12 ± 3 months after time zero")
     assert motor[(motor["model"] == "none") & (motor["outcome"] == "score")]["estimate"].notna().all()
     assert motor.loc[motor["estimate"].isna(), "note"].ne("").all()
+
+
+def test_the_report_shows_the_robust_interval_first_for_matching(result):
+    """Matching's bootstrap interval over-covers (98-100% in the simulation): its robust
+    interval comes first, the bootstrap one beside it; the other samples the reverse. The
+    E-value's limit is the primary interval's."""
+    tables = {name: as_written(t) for name, t in result.tables.items()}
+    context = external_control_context(tables, [], min_cell_count=5)
+    effects = tables["external_control_effects"]
+    shown = context["effects"]["death_or_permanent_ventilation"]
+    rows = effects[effects["endpoint"] == "death_or_permanent_ventilation"].reset_index(drop=True)
+    assert list(shown.columns[6:9]) == ["estimate (95% CI)", "95% CI", "other 95% CI"]
+    for r, (_, s) in zip(rows.itertuples(), shown.iterrows()):
+        first, other = ((r.lo, r.hi), (r.boot_lo, r.boot_hi)) if r.method == "matching" else (
+            (r.boot_lo, r.boot_hi), (r.lo, r.hi))
+        assert s["95% CI"] == ("robust" if r.method == "matching" else "bootstrap")
+        assert s["estimate (95% CI)"].endswith(f"({first[0]:.2f} to {first[1]:.2f})")
+        assert s["other 95% CI"] == f"{'bootstrap' if r.method == 'matching' else 'robust'}: " \
+                                    f"{other[0]:.2f} to {other[1]:.2f}"
+    hr = effects[(effects["measure"] == "hazard_ratio") & (effects["method"] == "matching")]
+    for r in hr.itertuples():
+        assert r.evalue_limit == pytest.approx(evalues_hazard_ratio(r.estimate, r.lo, r.hi, "common")[1], rel=1e-12)
+    motor = context["motor"]
+    assert list(motor["95% CI"].unique()) == ["bootstrap", "robust"]
+    assert (motor["95% CI"] == "robust").eq(tables["external_control_motor"]["method"] == "matching").all()

@@ -299,11 +299,14 @@ def _fill(effects, motor, model, method, estimates, confidence_level, failed) ->
 
 
 def _with_evalues(effects: pd.DataFrame, options) -> pd.DataFrame:
-    """E-values of every hazard ratio: of the estimate and of the limit of its bootstrap
-    interval closer to 1 (the robust interval without bootstrap replicates)."""
+    """E-values of every hazard ratio: of the estimate and of the limit closer to 1 of its
+    primary interval: the bootstrap one, but the robust one for matching (where the
+    bootstrap that re-matches each resample is conservative) and without bootstrap
+    replicates."""
     effects = effects.copy()
     for i, r in effects[effects["measure"] == "hazard_ratio"].iterrows():
-        lo, hi = (r.boot_lo, r.boot_hi) if options.replicates > 0 else (r.lo, r.hi)
+        robust = options.replicates == 0 or r.method == "matching"
+        lo, hi = (r.lo, r.hi) if robust else (r.boot_lo, r.boot_hi)
         effects.loc[i, ["evalue_estimate", "evalue_limit"]] = evalues_hazard_ratio(
             r.estimate, lo, hi, options.evalue_outcome)
     return effects

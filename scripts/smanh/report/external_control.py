@@ -124,7 +124,35 @@ def survival_display(survival: pd.DataFrame, endpoint: str, counts: _Counts) -> 
     })
 
 
+def primary_interval(method: str, has_bootstrap: bool) -> str:
+    """The interval shown first: the bootstrap one, whose coverage is nominal for the
+    unadjusted and weighted samples, but the robust one for matching (the bootstrap that
+    re-matches each resample is conservative: README, "Validation"), and where there is
+    no bootstrap interval."""
+    return "robust" if method == "matching" or not has_bootstrap else "bootstrap"
+
+
+def _interval(lo, hi, digits: int) -> str:
+    return "—" if pd.isna(lo) else f"{format_number(lo, digits)} to {format_number(hi, digits)}"
+
+
+def _intervals(rows: pd.DataFrame, digits: int = 2) -> dict[str, list[str]]:
+    """Per row: the estimate with the interval shown first, which one it is, and the other."""
+    shown: dict[str, list[str]] = {"estimate (95% CI)": [], "95% CI": [], "other 95% CI": []}
+    for r in rows.itertuples():
+        first = primary_interval(r.method, pd.notna(r.boot_lo))
+        limits = {"bootstrap": (r.boot_lo, r.boot_hi), "robust": (r.lo, r.hi)}
+        other = "robust" if first == "bootstrap" else "bootstrap"
+        shown["estimate (95% CI)"].append(ci(r.estimate, *limits[first], digits))
+        shown["95% CI"].append(first if pd.notna(r.estimate) else "")
+        shown["other 95% CI"].append("—" if pd.isna(limits[other][0])
+                                     else f"{other}: {_interval(*limits[other], digits)}")
+    return shown
+
+
 def effects_display(effects: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    """The effects of one endpoint, each with its primary interval first (bootstrap;
+    robust for matching) and the other beside it."""
     rows = effects[effects["endpoint"] == endpoint]
     return pd.DataFrame({
         "model": [MODEL_LABELS.get(m, m) for m in rows["model"]],
@@ -133,10 +161,7 @@ def effects_display(effects: pd.DataFrame, endpoint: str) -> pd.DataFrame:
         "at age (years)": [format_number(v, 2) if pd.notna(v) else "" for v in rows["time_years"]],
         "trial": [format_number(v, 2) for v in rows["trial"]],
         "registry": [format_number(v, 2) for v in rows["registry"]],
-        "estimate (bootstrap 95% CI)": [ci(e, lo, hi) for e, lo, hi in zip(rows["estimate"], rows["boot_lo"],
-                                                                         rows["boot_hi"])],
-        "robust 95% CI": ["—" if pd.isna(lo) else f"{format_number(lo)} to {format_number(hi)}"
-                          for lo, hi in zip(rows["lo"], rows["hi"])],
+        **_intervals(rows),
         "E-value (CI limit)": ["" if pd.isna(e) else f"{format_number(e)} ({format_number(limit)})"
                                for e, limit in zip(rows["evalue_estimate"], rows["evalue_limit"])],
         "note": rows["note"].fillna(""),
@@ -173,10 +198,8 @@ def motor_display(motor: pd.DataFrame, counts: _Counts) -> pd.DataFrame | None:
         "n registry": [counts.of_arm(v, "registry") for v in motor["n_registry"]],
         "mean trial": [format_number(v, 1) for v in motor["trial"]],
         "mean registry": [format_number(v, 1) for v in motor["registry"]],
-        "difference (bootstrap 95% CI)": [ci(e, lo, hi, 1) for e, lo, hi in zip(motor["estimate"], motor["boot_lo"],
-                                                                               motor["boot_hi"])],
-        "robust 95% CI": ["—" if pd.isna(lo) else f"{format_number(lo, 1)} to {format_number(hi, 1)}"
-                          for lo, hi in zip(motor["lo"], motor["hi"])],
+        **{("difference (95% CI)" if k == "estimate (95% CI)" else k): v
+           for k, v in _intervals(motor, digits=1).items()},
         "note": motor["note"].fillna(""),
     })
 
