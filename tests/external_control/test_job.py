@@ -19,7 +19,7 @@ from smanh.external_control.job import TrialArmError, external_control, read_tri
 from smanh.ingest.export import RegistryExport
 from smanh.ingest.registry import read_registry
 from smanh.jobs.files import as_written
-from smanh.report.external_control import external_control_context, external_control_warnings
+from smanh.report.external_control import external_control_context, external_control_warnings, primary_interval
 
 TRIAL = REPOSITORY / "data" / "sample_trial"
 
@@ -276,3 +276,10 @@ def test_the_report_shows_the_robust_interval_first_for_matching(result):
     motor = context["motor"]
     assert list(motor["95% CI"].unique()) == ["bootstrap", "robust"]
     assert (motor["95% CI"] == "robust").eq(tables["external_control_motor"]["method"] == "matching").all()
+
+
+def test_the_primary_interval_is_whichever_there_is_where_only_one_is():
+    assert primary_interval("matching", True, True) == "robust"
+    assert primary_interval("weighting", True, True) == primary_interval("unadjusted", True, True) == "bootstrap"
+    assert primary_interval("matching", True, False) == "bootstrap"
+    assert primary_interval("weighting", False, True) == "robust"

@@ -124,12 +124,14 @@ def survival_display(survival: pd.DataFrame, endpoint: str, counts: _Counts) -> 
     })
 
 
-def primary_interval(method: str, has_bootstrap: bool) -> str:
+def primary_interval(method: str, has_bootstrap: bool, has_robust: bool = True) -> str:
     """The interval shown first: the bootstrap one, whose coverage is nominal for the
     unadjusted and weighted samples, but the robust one for matching (the bootstrap that
-    re-matches each resample is conservative: README, "Validation"), and where there is
-    no bootstrap interval."""
-    return "robust" if method == "matching" or not has_bootstrap else "bootstrap"
+    re-matches each resample is conservative: README, "Validation"); whichever there is
+    where only one is."""
+    if not has_bootstrap or not has_robust:
+        return "bootstrap" if has_bootstrap else "robust"
+    return "robust" if method == "matching" else "bootstrap"
 
 
 def _interval(lo, hi, digits: int) -> str:
@@ -140,7 +142,7 @@ def _intervals(rows: pd.DataFrame, digits: int = 2) -> dict[str, list[str]]:
     """Per row: the estimate with the interval shown first, which one it is, and the other."""
     shown: dict[str, list[str]] = {"estimate (95% CI)": [], "95% CI": [], "other 95% CI": []}
     for r in rows.itertuples():
-        first = primary_interval(r.method, pd.notna(r.boot_lo))
+        first = primary_interval(r.method, pd.notna(r.boot_lo), pd.notna(r.lo))
         limits = {"bootstrap": (r.boot_lo, r.boot_hi), "robust": (r.lo, r.hi)}
         other = "robust" if first == "bootstrap" else "bootstrap"
         shown["estimate (95% CI)"].append(ci(r.estimate, *limits[first], digits))
