@@ -145,3 +145,23 @@ def test_a_report_with_individual_level_figures_says_so_on_its_first_page(tmp_pa
     front = html[:html.index('<h2 id="methods">')]
     assert "This report contains individual-level data" in front
     assert audit_html(html, 5) == []
+
+
+def test_limitations_say_how_many_have_records_or_deaths_after_last_contact():
+    from smanh.report.limitations import data_limitations
+
+    quality = pd.DataFrame(
+        [("after_last_contact", "all", "", "rows", 31), ("after_last_contact", "all", "", "patients", 12),
+         ("recorded", "patients", "death_after_last_contact", "patients", 3)],
+        columns=["section", "table", "field", "statistic", "value"])
+    flow = pd.DataFrame({"endpoint": ["all"], "step": ["export"], "reason": ["patients in export"], "n": [100]})
+    summary = {"config": {"analysis": {"censor_at_treatment": True}, "registry": {}}, "registry": {}}
+    lines = data_limitations({"data_quality": quality, "cohort_flow": flow}, summary, 5,
+                             {"endpoints": {}, "scales": []})
+    assert any(line.startswith("12 patients have records dated after their last contact: follow-up ends at last "
+                               "contact") for line in lines)
+    assert any(line.startswith("<5 deaths are dated after the patient's last contact") for line in lines)
+    summary["config"]["registry"]["vital_status_date"] = "2024-12-31"  # deaths ascertained: no such limitation
+    lines = data_limitations({"data_quality": quality, "cohort_flow": flow}, summary, 5,
+                             {"endpoints": {}, "scales": []})
+    assert not any("deaths are dated after" in line for line in lines)
