@@ -9,8 +9,9 @@ from report.disclosure_audit import audit_html
 from shapes import run_in_process
 
 from conftest import SAMPLE
+from smanh.disclosure import plain_text
 from smanh.figures.forest import forest_figure, log_ticks, subset_label, term_label
-from smanh.report.display import display_table, format_number, format_p, note_phrase, plain_text, tabulate
+from smanh.report.display import display_table, format_number, format_p, note_phrase, tabulate
 from smanh.report.front_page import facts, key_medians, key_slopes, registry_facts
 from smanh.report.limitations import _exclusions, _share
 from smanh.report.strobe import strobe_checklist

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 
@@ -60,3 +61,25 @@ def show_group(counts: Sequence, min_cell_count: int, total_shown: bool = True) 
 
 def _missing(value) -> bool:
     return isinstance(value, float) and math.isnan(value)
+
+
+# A count in running text: a whole number before a word that counts people or records
+# (optionally with its percentage), not after "<", "≈" or inside a decimal.
+COUNT_IN_TEXT = re.compile(
+    r"(?<![\w.,<≈])(\d+)((?:\s*\(\d+%\))? (?:patient\(s\)|"
+    r"(?:patients?|events?|deaths?|records?|rows?|assessments?|pairs?|with)\b))")
+
+
+def plain_text(text, min_cell_count: int):
+    """``text`` with every count from 1 to ``min_cell_count - 1`` written "fewer than T"
+    (notes of released tables, sentences of the report); "fewer than 5 events" stays."""
+    if not isinstance(text, str):
+        return text
+
+    def rewrite(match):
+        before = text[max(0, match.start() - 12):match.start()]
+        if re.search(r"(?:than|least)\s*$", before) or not 0 < int(match[1]) < min_cell_count:
+            return match[0]
+        return f"fewer than {min_cell_count}{match[2]}"
+
+    return COUNT_IN_TEXT.sub(rewrite, text)

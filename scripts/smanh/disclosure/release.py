@@ -24,11 +24,10 @@ Notes carry no counts (they say "fewer than T").
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from smanh.disclosure import plain_text
 from smanh.ingest.data_quality import COUNT_STATISTICS
 
 # Curves are released as step functions read at every month of age: the exact ages of
@@ -95,15 +94,9 @@ def near(values: np.ndarray, references: np.ndarray, threshold: int) -> np.ndarr
     return ((gaps > 0) & (gaps < threshold)).any(axis=1)
 
 
-SMALL_COUNT_IN_TEXT = re.compile(r"(?<![\w.])(\d+)( events?\b| patients?\b| patient\(s\))")
-
-
 def plain_notes(notes: pd.Series, threshold: int) -> pd.Series:
     """Notes with every count from 1 to ``threshold - 1`` written as "fewer than T"."""
-    def rewrite(match):
-        return f"fewer than {threshold}{match[2]}" if 0 < int(match[1]) < threshold else match[0]
-
-    return notes.map(lambda note: SMALL_COUNT_IN_TEXT.sub(rewrite, note) if isinstance(note, str) else note)
+    return notes.map(lambda note: plain_text(note, threshold))
 
 
 def release(tables: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:

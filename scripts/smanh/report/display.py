@@ -187,26 +187,6 @@ NOTE_PHRASES = (
 SHORT_NOTE = 28
 
 
-# A count in running text: a whole number before a word that counts people or records.
-COUNT_IN_TEXT = re.compile(
-    r"(?<![\w.,<≈])(\d+)((?:\s*\(\d+%\))? (?:patients?|events?|deaths?|records?|rows?|assessments?|pairs?|with)\b)")
-
-
-def plain_text(text, min_cell_count: int):
-    """``text`` with every count from 1 to ``min_cell_count - 1`` written "fewer than T" (as
-    the released notes are, and also before "with", "deaths", "records", ...)."""
-    if not isinstance(text, str):
-        return text
-
-    def rewrite(match):
-        before = text[max(0, match.start() - 12):match.start()]
-        if re.search(r"(?:than|least)\s*$", before) or not 0 < int(match[1]) < min_cell_count:
-            return match[0]
-        return f"fewer than {min_cell_count}{match[2]}"
-
-    return COUNT_IN_TEXT.sub(rewrite, text)
-
-
 def note_phrase(note: str) -> str:
     """A note's short phrase for a table cell (the note itself is the footnote)."""
     if len(note) <= SHORT_NOTE:
@@ -240,8 +220,7 @@ def tabulate(frame: pd.DataFrame | None, source: str | None = None, text_columns
     lines = ["<table>", "<tr>" + "".join(
         f'<th{text_class if i < text_columns or c == "note" else ""}>{escape(str(c).replace("_", " "))}</th>'
         for i, c in enumerate(columns)) + "</tr>"]
-    notes = plain_notes(frame["note"], min_cell_count).map(lambda t: plain_text(t, min_cell_count)) \
-        if "note" in frame else None
+    notes = plain_notes(frame["note"], min_cell_count) if "note" in frame else None
     for position, row in enumerate(frame.itertuples(index=False)):
         cells = []
         for i, (column, value) in enumerate(zip(columns, row)):

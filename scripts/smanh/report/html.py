@@ -19,7 +19,7 @@ import yaml
 from smanh.cohort.dataset import EXCLUSION_REASONS
 from smanh.config.endpoints import DEATH, endpoint
 from smanh.config.scales import scale_options
-from smanh.disclosure import show_count
+from smanh.disclosure import plain_text, show_count
 from smanh.disclosure.release import release
 from smanh.report.data_quality import display_sections
 from smanh.report.display import (
@@ -29,7 +29,6 @@ from smanh.report.display import (
     embed_figure,
     format_number,
     level_label,
-    plain_text,
     table1_display,
     tabulate,
 )
