@@ -4,6 +4,7 @@ registries (tests/test_shapes.py runs it on every registry it draws) and on hand
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -95,3 +96,22 @@ def test_a_model_n_one_short_of_its_endpoint_is_rounded():
                           "n": [1800], "events": [300], "chisq": [1.0], "df": [2], "p": [0.6], "note": [""]})
     shown = release({"km_summary": summary, "km_tests": tests}, 5)["km_tests"]
     assert shown["n"].tolist() == ["≈1,800"] and shown["events"].tolist() == ["300"]
+
+
+def test_ipcw_weights_of_few_patients_or_few_truncated_intervals_are_not_released():
+    from smanh.disclosure.release import hidden_weight_terms
+
+    def model(patients, intervals, share):
+        return pd.DataFrame([
+            {"endpoint": "death", "model": "data", "term": "person-intervals", "n_intervals": intervals,
+             "n_patients": patients, "n_treatment_starts": 40, "estimate": np.nan, "se": np.nan,
+             "note": "2 rows left out"},
+            {"endpoint": "death", "model": "weights", "term": "p50", "estimate": 1.01},
+            {"endpoint": "death", "model": "weights", "term": "share_truncated", "estimate": share}])
+
+    assert hidden_weight_terms(model(3, 30, 0.0), 5) == {"death": {"p50", "share_truncated"}}
+    assert hidden_weight_terms(model(300, 100, 0.02), 5) == {"death": {"share_truncated"}}  # 2 intervals
+    assert hidden_weight_terms(model(300, 1000, 0.02), 5) == {}  # 20 intervals
+    shown = release({"ipcw_model": model(300, 100, 0.02)}, 5)["ipcw_model"]
+    assert shown["estimate"].isna().tolist() == [True, False, True]
+    assert shown["note"].iloc[0] == "fewer than 5 rows left out"

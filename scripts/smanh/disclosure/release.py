@@ -289,7 +289,31 @@ def _ipcw_model(table, threshold, **_):
     for endpoint in table.loc[starts.between(1, threshold - 1), "endpoint"].unique():
         models = (table["endpoint"] == endpoint).to_numpy() & table["model"].isin(["numerator", "denominator"]).to_numpy()
         shown.loc[models, ["estimate", "se"]] = np.nan
+    for endpoint, terms in hidden_weight_terms(table, threshold).items():
+        rows = ((table["endpoint"] == endpoint) & (table["model"] == "weights") & table["term"].isin(terms)).to_numpy()
+        shown.loc[rows, "estimate"] = np.nan
+    shown["note"] = plain_notes(table["note"], threshold)
     return shown
+
+
+def hidden_weight_terms(table: pd.DataFrame, threshold: int) -> dict[str, set[str]]:
+    """Per endpoint, the weight statistics not released: all of them when the intervals are
+    of 1 to T - 1 patients; the share truncated when it times the intervals is 1 to T - 1
+    (it would give the number of truncated intervals)."""
+    hidden: dict[str, set[str]] = {}
+    for endpoint, rows in table.groupby("endpoint", sort=False):
+        data = rows[rows["model"] == "data"]
+        weights = rows[rows["model"] == "weights"]
+        if data.empty or weights.empty:
+            continue
+        patients = pd.to_numeric(data["n_patients"], errors="coerce").iloc[0]
+        intervals = pd.to_numeric(data["n_intervals"], errors="coerce").iloc[0]
+        share = pd.to_numeric(weights.loc[weights["term"] == "share_truncated", "estimate"], errors="coerce")
+        if 0 < patients < threshold:
+            hidden[endpoint] = set(weights["term"])
+        elif len(share) and 0 < round(share.iloc[0] * intervals) < threshold:
+            hidden[endpoint] = {"share_truncated"}
+    return hidden
 
 
 # --------------------------------------------------------------------------- cohort

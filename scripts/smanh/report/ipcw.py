@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from smanh.disclosure.release import release
+from smanh.disclosure import plain_text
+from smanh.disclosure.release import hidden_weight_terms, release
 from smanh.report.display import ci, format_number, suppress_count
 
 NATURAL_HISTORY, IPCW, ALL_FOLLOW_UP = "natural history", "IPCW", "all follow-up"
@@ -110,19 +111,22 @@ def weight_line(model: pd.DataFrame | None, endpoint: str, min_cell_count: int) 
         return ""
     rows = model[model["endpoint"] == endpoint]
     data = rows[rows["model"] == "data"]
-    note = "" if data.empty or pd.isna(data["note"].iloc[0]) else str(data["note"].iloc[0])
-    stats = dict(zip(rows.loc[rows["model"] == "weights", "term"], rows.loc[rows["model"] == "weights", "estimate"]))
+    note = "" if data.empty or pd.isna(data["note"].iloc[0]) else plain_text(str(data["note"].iloc[0]), min_cell_count)
+    hidden = hidden_weight_terms(rows, min_cell_count).get(endpoint, set())
+    weights = rows[(rows["model"] == "weights") & ~rows["term"].isin(hidden)]
+    stats = dict(zip(weights["term"], weights["estimate"]))
     counts = ""
     if len(data):
         d = data.iloc[0]
         counts = (f"{suppress_count(d['n_intervals'], min_cell_count)} person-intervals of "
                   f"{suppress_count(d['n_patients'], min_cell_count)} patients, "
                   f"{suppress_count(d['n_treatment_starts'], min_cell_count)} treatment starts. ")
-    if not stats:
-        return counts + note
+    if not stats or "p50" not in stats:  # none, or not released (fewer than T patients)
+        return counts + (note[0].upper() + note[1:] + "." if note else "")
+    truncated = (f"{format_number(100 * stats['share_truncated'], 1)}% of intervals" if "share_truncated" in stats
+                 else f"fewer than {min_cell_count} intervals")
     text = (f"Weights: median {format_number(stats['p50'])}, 1st–99th percentile {format_number(stats['p01'])}"
             f"–{format_number(stats['p99'])}, 5th–95th {format_number(stats['p05'])}–{format_number(stats['p95'])}, "
             f"mean {format_number(stats['mean'])}; truncated at {format_number(stats['lower_bound'])} and "
-            f"{format_number(stats['upper_bound'])} ({format_number(100 * stats['share_truncated'], 1)}% of "
-            f"intervals), mean after truncation {format_number(stats['mean_truncated'])}. ")
+            f"{format_number(stats['upper_bound'])} ({truncated}), mean after truncation {format_number(stats['mean_truncated'])}. ")
     return counts + text + (note[0].upper() + note[1:] + "." if note else "")
