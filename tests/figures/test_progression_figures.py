@@ -101,3 +101,13 @@ def test_nothing_is_drawn_from_fewer_than_the_threshold_of_patients():
     change = change_table(pairs, "HFMSE", [("sma_type", *strata_of(pairs, "sma_type"))], min_patients=5)
     histogram = change_histogram(pairs, change, "HFMSE", stratify_by=["sma_type"], min_cell_count=5)
     assert len([p for ax in histogram.axes for p in ax.patches]) == 2  # one step outline per stratum
+
+
+def test_percentile_bands_count_each_patient_once():
+    """Patient 0 seen ten times with score 0 counts as one patient of five, not ten of
+    fourteen: the band is over the patients' means in the bin."""
+    ages = np.array([0.5] * 10 + [0.5, 0.5, 0.5, 0.5])
+    scores = np.array([0.0] * 10 + [10.0, 20.0, 30.0, 40.0])
+    patients = np.array([0] * 10 + [1, 2, 3, 4])
+    bands = percentile_bands(ages, scores, patients, 1.0, 5)
+    assert bands[["p10", "median", "p90"]].iloc[0].tolist() == [4.0, 20.0, 36.0]

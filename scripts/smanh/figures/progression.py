@@ -51,7 +51,7 @@ def percentile_bands(ages: np.ndarray, scores: np.ndarray, patients: np.ndarray,
                      min_patients: int) -> pd.DataFrame:
     """Per age bin ``[k width, (k + 1) width)`` with at least ``min_patients`` distinct
     patients: bin centre, number of patients, median and 10th / 90th percentiles of the
-    scores (numpy's linear interpolation). Bins with fewer patients are left out."""
+    patients' mean scores in the bin (numpy's linear interpolation). Bins with fewer patients are left out."""
     columns = ["age", "n_patients", "p10", "median", "p90"]
     if ages.size == 0:
         return pd.DataFrame(columns=columns)
@@ -62,7 +62,10 @@ def percentile_bands(ages: np.ndarray, scores: np.ndarray, patients: np.ndarray,
         n = part["patient"].nunique()
         if n < min_patients:
             continue
-        p10, med, p90 = np.percentile(part["score"].to_numpy(float), [10, 50, 90])
+        # one value per patient (their mean in the bin): the band describes patients, and no
+        # patient's visits outweigh the others'
+        per_patient = part.groupby("patient", sort=False)["score"].mean().to_numpy(float)
+        p10, med, p90 = np.percentile(per_patient, [10, 50, 90])
         rows.append({"age": (k + 0.5) * width, "n_patients": n, "p10": p10, "median": med,
                      "p90": p90})
     return pd.DataFrame(rows, columns=columns)

@@ -237,7 +237,7 @@ class LMMFit:
         contrast : mapping, Series or array (p,)
             Weights by coefficient name (missing names weigh 0) or a length-p vector.
         confidence_level : float, default 0.95
-            Confidence confidence_level of ``lower``/``upper``.
+            Confidence level of ``lower``/``upper``.
         ddf : {"satterthwaite", "wald"}
             t distribution with Satterthwaite df, or the normal distribution (``df = inf``).
         rhs : float, default 0

@@ -67,7 +67,7 @@ def _slope_table(s: pd.DataFrame, notes: dict, pooled: bool, min_cell_count: int
         s = s.assign(time_scale="age", natural_history_rate=True)
     scales = list(dict.fromkeys(s["time_scale"]))
     rate = next((t for t in scales if _flag(s.loc[s["time_scale"] == t, "natural_history_rate"].iloc[0])),
-                scales[-1])
+                scales[-1] if scales else None)
     rows = []
     for (by, stratum), part in s.groupby(["stratify_by", s["stratum"].astype(str)], sort=False):
         first = part.iloc[0]
