@@ -133,10 +133,10 @@ def segment_contrasts(
 
 
 def age_grid(ages: pd.Series, step: float) -> np.ndarray:
-    """Multiples of ``step`` within the observed age range (both ends added)."""
-    lo, hi = float(ages.min()), float(ages.max())
-    inner = np.arange(np.ceil(lo / step) * step, hi, step)
-    return np.unique(np.concatenate([[lo], inner, [hi]]))
+    """Multiples of ``step`` within half a step of the observed age range: never the
+    youngest or oldest patient's own age, which the tables and figures would then show."""
+    lo, hi = float(ages.min()) - step / 2, float(ages.max()) + step / 2
+    return np.arange(np.ceil(lo / step), np.floor(hi / step) + 1) * step
 
 
 def predicted_trajectory(
