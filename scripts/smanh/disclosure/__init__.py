@@ -72,14 +72,16 @@ COUNT_IN_TEXT = re.compile(
 
 def plain_text(text, min_cell_count: int):
     """``text`` with every count from 1 to ``min_cell_count - 1`` written "fewer than T"
-    (notes of released tables, sentences of the report); "fewer than 5 events" stays."""
+    (notes of released tables, sentences of the report); "fewer than 2 patients" becomes
+    "fewer than T patients"."""
     if not isinstance(text, str):
         return text
 
     def rewrite(match):
-        before = text[max(0, match.start() - 12):match.start()]
-        if re.search(r"(?:than|least)\s*$", before) or not 0 < int(match[1]) < min_cell_count:
+        if not 0 < int(match[1]) < min_cell_count:
             return match[0]
+        if re.search(r"than\s*$", text[max(0, match.start() - 12):match.start()]):  # "fewer than 2 patients"
+            return f"{min_cell_count}{match[2]}"
         return f"fewer than {min_cell_count}{match[2]}"
 
     return COUNT_IN_TEXT.sub(rewrite, text)
